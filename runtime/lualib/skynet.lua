@@ -1,0 +1,997 @@
+-- skynet: the service API, compatible with skynet's lualib/skynet.lua.
+--
+-- The locals below carry skynet's names (proto, session_id_coroutine, ...) because inject's
+-- _U and _P expose them: a learner reading about skynet must find the same tables here.
+--
+-- Delivery is leaner than skynet's: a batch of messages runs inside one long-lived loop
+-- coroutine, and a request's handler runs inline in it. Only when a handler blocks (a call,
+-- a sleep) does that coroutine stay with the handler, and a fresh one takes over the batch.
+
+local c = require "skynet.core"
+local seri = require "skynet.seri"
+
+local tostring, tonumber, type, select, pairs, next = tostring, tonumber, type, select, pairs, next
+local assert, error, pcall, xpcall, setmetatable = assert, error, pcall, xpcall, setmetatable
+local string_format = string.format
+local table_remove, table_pack, table_unpack = table.remove, table.pack, table.unpack
+local traceback = debug.traceback
+local coroutine = coroutine
+local coroutine_create = coroutine.create
+local cresume = coroutine.resume
+local guard, arm = c.guard, c.arm
+local function coroutine_resume(co, ...)
+	if guard.on then
+		arm(co)
+	end
+	return cresume(co, ...)
+end
+local coroutine_yield = coroutine.yield
+local coroutine_running = coroutine.running
+local coroutine_close = coroutine.close
+local csend = c.send
+
+local proto = {}
+local skynet = {
+	PTYPE_TEXT = 0,
+	PTYPE_RESPONSE = 1,
+	PTYPE_MULTICAST = 2,
+	PTYPE_CLIENT = 3,
+	PTYPE_SYSTEM = 4,
+	PTYPE_HARBOR = 5,
+	PTYPE_SOCKET = 6,
+	PTYPE_ERROR = 7,
+	PTYPE_QUEUE = 8,
+	PTYPE_DEBUG = 9,
+	PTYPE_LUA = 10,
+	PTYPE_SNAX = 11,
+	PTYPE_TRACE = 12,
+}
+local PTYPE_RESPONSE, PTYPE_ERROR = 1, 7
+
+function skynet.register_protocol(class)
+	local name = class.name
+	local id = class.id
+	assert(proto[name] == nil and proto[id] == nil, "protocol already registered")
+	assert(type(name) == "string" and type(id) == "number" and id >= 0 and id <= 255)
+	proto[name] = class
+	proto[id] = class
+end
+
+local session_id_coroutine = {}
+local session_coroutine_id = {}
+local session_coroutine_address = {}
+local unresponse = {}
+local wakeup_queue = {}
+local sleep_session = {}
+local watching_session = {}
+local error_queue = {}
+local fork_queue = { h = 1, t = 0 }
+local coroutine_pool = setmetatable({}, { __mode = "kv" })
+local handler_count = setmetatable({}, { __mode = "k" })
+
+local exited = false
+
+----- logging of failures, in skynet's words
+
+local function log_call_error(source, session, sz, err)
+	c.error(string_format("lua call [%x to %s : %d msgsz = %d] error : %s",
+		source, skynet.address(c.handle), session, sz, tostring(err)))
+end
+
+----- coroutines
+
+local function co_create(f)
+	local co = table_remove(coroutine_pool)
+	if co == nil then
+		co = coroutine_create(function(...)
+			f(...)
+			while true do
+				local session = session_coroutine_id[co]
+				if session and session ~= 0 then
+					local info = debug.getinfo(f, "S")
+					c.error(string_format("Maybe forgot response session %s from %s : %s:%d", session,
+						skynet.address(session_coroutine_address[co]), info.short_src, info.linedefined))
+				end
+				session_coroutine_id[co] = nil
+				session_coroutine_address[co] = nil
+				f = nil
+				coroutine_pool[#coroutine_pool + 1] = co
+				f = coroutine_yield "SUSPEND"
+				f(coroutine_yield())
+			end
+		end)
+	else
+		coroutine_resume(co, f)
+	end
+	return co
+end
+
+local suspend
+
+local function dispatch_wakeup()
+	while true do
+		local token = table_remove(wakeup_queue, 1)
+		if token == nil then
+			return
+		end
+		local session = sleep_session[token]
+		if session then
+			local co = session_id_coroutine[session]
+			session_id_coroutine[session] = "BREAK"
+			suspend(co, coroutine_resume(co, false, "BREAK"))
+		end
+	end
+end
+
+local function dispatch_error_queue()
+	while true do
+		local session = table_remove(error_queue, 1)
+		if session == nil then
+			return
+		end
+		local co = session_id_coroutine[session]
+		session_id_coroutine[session] = nil
+		if type(co) == "thread" then
+			suspend(co, coroutine_resume(co, false))
+		end
+	end
+end
+
+function suspend(co, result, command)
+	if not result then
+		local session = session_coroutine_id[co]
+		if session then
+			local addr = session_coroutine_address[co]
+			if session ~= 0 then
+				csend(addr, PTYPE_ERROR, session, "")
+			end
+			session_coroutine_id[co] = nil
+		end
+		session_coroutine_address[co] = nil
+		local tb = traceback(co, tostring(command))
+		coroutine_close(co)
+		error(tb, 0)
+	end
+	if command == "SUSPEND" or command == "QUIT" or command == nil then
+		return
+	elseif command == "USER" then
+		error("Call skynet.coroutine.yield out of skynet.coroutine.resume\n" .. traceback(co))
+	else
+		error("Unknown command : " .. tostring(command) .. "\n" .. traceback(co))
+	end
+end
+
+local function dispatch_forks()
+	local q = fork_queue
+	while q.h <= q.t do
+		local h = q.h
+		local co = q[h]
+		q[h] = nil
+		q.h = h + 1
+		local ok, err = pcall(suspend, co, coroutine_resume(co))
+		if not ok then
+			c.error(tostring(err))
+		end
+	end
+end
+
+----- the inline request path
+
+local function run_handler(f, unpack, session, source, msg)
+	return f(session, source, unpack(msg, #msg))
+end
+
+local function on_handler_error(err)
+	return traceback(tostring(err), 2)
+end
+
+local function dispatch_request(p, f, session, source, msg)
+	local co = coroutine_running()
+	session_coroutine_id[co] = session
+	session_coroutine_address[co] = source
+	handler_count[f] = (handler_count[f] or 0) + 1
+	local ok, err = xpcall(run_handler, on_handler_error, f, p.unpack, session, source, msg)
+	local pending = session_coroutine_id[co]
+	session_coroutine_id[co] = nil
+	session_coroutine_address[co] = nil
+	if not ok then
+		if pending and pending ~= 0 then
+			csend(source, PTYPE_ERROR, pending, "")
+		end
+		log_call_error(source, session, #msg, err)
+	elseif pending and pending ~= 0 then
+		local info = debug.getinfo(f, "S")
+		c.error(string_format("Maybe forgot response session %s from %s : %s:%d", pending,
+			skynet.address(source), info.short_src, info.linedefined))
+	end
+end
+
+local function unknown_request(session, address, msg, sz, prototype)
+	c.error(string_format("Unknown request (%s): %s", prototype, tostring(msg)))
+	error(string_format("Unknown session : %d from %x", session, address))
+end
+
+local function unknown_response(session, address, msg, sz)
+	c.error(string_format("Response message : %s", tostring(msg)))
+	error(string_format("Unknown session : %d from %x", session, address))
+end
+
+function skynet.dispatch_unknown_request(unknown)
+	local prev = unknown_request
+	unknown_request = unknown
+	return prev
+end
+
+function skynet.dispatch_unknown_response(unknown)
+	local prev = unknown_response
+	unknown_response = unknown
+	return prev
+end
+
+local function raw_dispatch_message(source, prototype, session, msg)
+	if prototype == PTYPE_RESPONSE then
+		local co = session_id_coroutine[session]
+		if co == "BREAK" then
+			session_id_coroutine[session] = nil
+		elseif co == nil then
+			unknown_response(session, source, msg, #msg)
+		else
+			session_id_coroutine[session] = nil
+			suspend(co, coroutine_resume(co, true, msg, #msg))
+		end
+		return
+	end
+	local p = proto[prototype]
+	if prototype == PTYPE_ERROR and p then
+		-- an error report needs no response, so it skips the request bookkeeping
+		return p.dispatch(session, source, msg, #msg)
+	end
+	if p == nil then
+		if session ~= 0 then
+			csend(source, PTYPE_ERROR, session, "")
+		else
+			unknown_request(session, source, msg, #msg, prototype)
+		end
+		return
+	end
+	local f = p.dispatch
+	if f then
+		dispatch_request(p, f, session, source, msg)
+	elseif session ~= 0 then
+		csend(source, PTYPE_ERROR, session, "")
+	else
+		unknown_request(session, source, msg, #msg, p.name)
+	end
+end
+
+-- The batch in progress, shared by whichever loop coroutine owns it.
+local batch, batch_pos, batch_n = nil, 1, 0
+local loop_co = nil
+local idle_loops = {}
+local BATCH_DONE = {}
+
+local function after_message()
+	if fork_queue.h <= fork_queue.t then
+		dispatch_forks()
+	end
+	if wakeup_queue[1] then
+		dispatch_wakeup()
+	end
+	if error_queue[1] then
+		dispatch_error_queue()
+	end
+end
+
+local function loop_main()
+	local me = coroutine_running()
+	while true do
+		while loop_co == me and not exited do
+			local i = batch_pos
+			if i > batch_n then
+				break
+			end
+			batch_pos = i + 4
+			local b = batch
+			local source, session, msg = b[i], b[i + 2], b[i + 3]
+			local ok, err = pcall(raw_dispatch_message, source, b[i + 1], session, msg)
+			if not ok then
+				log_call_error(source, session, #msg, err)
+			end
+			after_message()
+		end
+		if loop_co == me then
+			coroutine_yield(BATCH_DONE)
+		else
+			-- A handler kept this coroutine while it blocked; it is done now.
+			idle_loops[#idle_loops + 1] = me
+			coroutine_yield "SUSPEND"
+		end
+	end
+end
+
+function skynet.dispatch_message(...)
+	batch = { ... }
+	batch_pos = 1
+	batch_n = select("#", ...)
+	while not exited do
+		local co = loop_co
+		if co == nil then
+			co = table_remove(idle_loops) or coroutine_create(loop_main)
+			loop_co = co
+		end
+		local ok, r = coroutine_resume(co)
+		if not ok then
+			loop_co = nil
+			c.error(traceback(co, tostring(r)))
+		elseif r == BATCH_DONE then
+			break
+		elseif loop_co == co then
+			loop_co = nil
+		end
+	end
+	batch = nil
+end
+
+----- timers and threads
+
+function skynet.timeout(ti, func)
+	local session = c.timeout(ti)
+	local co = co_create(func)
+	session_id_coroutine[session] = co
+	return co
+end
+
+local function suspend_sleep(session, token)
+	local co = coroutine_running()
+	session_id_coroutine[session] = co
+	sleep_session[token] = session
+	return coroutine_yield "SUSPEND"
+end
+
+function skynet.sleep(ti, token)
+	local session = c.timeout(ti)
+	token = token or coroutine_running()
+	local succ, ret = suspend_sleep(session, token)
+	sleep_session[token] = nil
+	if succ then
+		return
+	end
+	if ret == "BREAK" then
+		return "BREAK"
+	end
+	error(ret)
+end
+
+function skynet.yield()
+	return skynet.sleep(0)
+end
+
+function skynet.wait(token)
+	local session = c.genid()
+	token = token or coroutine_running()
+	suspend_sleep(session, token)
+	sleep_session[token] = nil
+	session_id_coroutine[session] = nil
+end
+
+function skynet.wakeup(token)
+	if sleep_session[token] then
+		wakeup_queue[#wakeup_queue + 1] = token
+		return true
+	end
+end
+
+function skynet.fork(func, ...)
+	local n = select("#", ...)
+	local co
+	if n == 0 then
+		co = co_create(func)
+	else
+		local args = table_pack(...)
+		co = co_create(function()
+			func(table_unpack(args, 1, args.n))
+		end)
+	end
+	local q = fork_queue
+	q.t = q.t + 1
+	q[q.t] = co
+	return co
+end
+
+function skynet.killthread(co)
+	local session
+	for k, v in pairs(session_id_coroutine) do
+		if v == co then
+			session = k
+			break
+		end
+	end
+	if type(co) == "string" then
+		for k, v in pairs(session_id_coroutine) do
+			if type(v) == "thread" and tostring(v) == co then
+				session, co = k, v
+				break
+			end
+		end
+	end
+	local q = fork_queue
+	for i = q.h, q.t do
+		if q[i] == co then
+			q[i] = coroutine_create(function() end)
+		end
+	end
+	if session == nil and coroutine.status(co) ~= "suspended" then
+		return
+	end
+	if session then
+		session_id_coroutine[session] = "BREAK"
+		watching_session[session] = nil
+	end
+	for token, s in pairs(sleep_session) do
+		if s == session then
+			sleep_session[token] = nil
+		end
+	end
+	local addr = session_coroutine_address[co]
+	if addr then
+		local s = session_coroutine_id[co]
+		if s and s ~= 0 then
+			csend(addr, PTYPE_ERROR, s, "")
+		end
+		session_coroutine_id[co] = nil
+		session_coroutine_address[co] = nil
+	end
+	coroutine_close(co)
+	return co
+end
+
+-- Every suspended coroutine with what it waits for: the debug TASK command's view.
+function skynet.task(ret)
+	if ret == nil then
+		local n = 0
+		for _, co in pairs(session_id_coroutine) do
+			if type(co) == "thread" then
+				n = n + 1
+			end
+		end
+		return n
+	end
+	if type(ret) == "table" then
+		for session, co in pairs(session_id_coroutine) do
+			if type(co) == "thread" then
+				ret[session] = traceback(co)
+			end
+		end
+		return
+	end
+	if type(ret) == "number" then
+		local co = session_id_coroutine[ret]
+		if type(co) == "thread" then
+			return traceback(co)
+		end
+		return "No session"
+	end
+	if type(ret) == "thread" then
+		for session, co in pairs(session_id_coroutine) do
+			if co == ret then
+				return session
+			end
+		end
+	end
+end
+
+function skynet.uniqtask()
+	local stacks = {}
+	for session, co in pairs(session_id_coroutine) do
+		if type(co) == "thread" then
+			local key = traceback(co)
+			key = key:gsub("(stack traceback:\n)", "%1")
+			local s = stacks[key]
+			if s == nil then
+				s = { n = 0, sessions = {} }
+				stacks[key] = s
+			end
+			s.n = s.n + 1
+			s.sessions[#s.sessions + 1] = session
+		end
+	end
+	return stacks
+end
+
+----- messaging
+
+function skynet.genid()
+	return c.genid()
+end
+
+function skynet.send(addr, typename, ...)
+	local p = proto[typename]
+	return csend(addr, p.id, 0, p.pack(...))
+end
+
+function skynet.rawsend(addr, typename, msg, sz)
+	local p = proto[typename]
+	return csend(addr, p.id, 0, msg)
+end
+
+function skynet.redirect(dest, source, typename, session, msg, sz)
+	return c.redirect(dest, source, proto[typename].id, session, msg)
+end
+
+skynet.pack = seri.pack
+skynet.packstring = seri.pack
+skynet.unpack = seri.unpack
+function skynet.tostring(msg, sz)
+	return msg
+end
+function skynet.trash(msg, sz) end
+
+local function yield_call(service, session)
+	watching_session[session] = service
+	session_id_coroutine[session] = coroutine_running()
+	local succ, msg, sz = coroutine_yield "SUSPEND"
+	watching_session[session] = nil
+	if not succ then
+		error "call failed"
+	end
+	return msg, sz
+end
+
+function skynet.call(addr, typename, ...)
+	local p = proto[typename]
+	local session = csend(addr, p.id, nil, p.pack(...))
+	if session == nil then
+		error("call to invalid address " .. skynet.address(addr))
+	end
+	return p.unpack(yield_call(addr, session))
+end
+
+function skynet.rawcall(addr, typename, msg, sz)
+	local p = proto[typename]
+	local session = csend(addr, p.id, nil, msg)
+	if session == nil then
+		error("call to invalid address " .. skynet.address(addr))
+	end
+	return yield_call(addr, session)
+end
+
+function skynet.ret(msg, sz)
+	msg = msg or ""
+	local co = coroutine_running()
+	local session = session_coroutine_id[co]
+	if session == nil then
+		error "No session"
+	end
+	session_coroutine_id[co] = nil
+	if session == 0 then
+		return false
+	end
+	return csend(session_coroutine_address[co], PTYPE_RESPONSE, session, msg) ~= nil
+end
+
+function skynet.retpack(...)
+	return skynet.ret(seri.pack(...))
+end
+
+function skynet.context()
+	local co = coroutine_running()
+	return session_coroutine_id[co], session_coroutine_address[co]
+end
+
+function skynet.ignoreret(session)
+	session_coroutine_id[coroutine_running()] = nil
+end
+
+function skynet.response(pack)
+	pack = pack or seri.pack
+	local co = coroutine_running()
+	local session = session_coroutine_id[co]
+	if session == nil then
+		error "No session"
+	end
+	local address = session_coroutine_address[co]
+	session_coroutine_id[co] = nil
+	local done = false
+	local function response(ok, ...)
+		if ok == "TEST" then
+			return not done
+		end
+		if done then
+			error "Can't response more than once"
+		end
+		done = true
+		unresponse[response] = nil
+		if session == 0 then
+			return false
+		end
+		if ok then
+			return csend(address, PTYPE_RESPONSE, session, pack(...)) ~= nil
+		end
+		return csend(address, PTYPE_ERROR, session, "") ~= nil
+	end
+	unresponse[response] = address
+	return response
+end
+
+----- request / select: several calls in parallel
+
+local request_meta = {}
+request_meta.__index = request_meta
+
+function skynet.request(obj)
+	local r = setmetatable({}, request_meta)
+	if obj then
+		for i = 1, #obj do
+			r:add(obj[i])
+		end
+	end
+	return r
+end
+
+function request_meta:add(req)
+	assert(type(req) == "table" and req[1] and req[2], "request is { address, typename, ... }")
+	self[#self + 1] = req
+	return self
+end
+request_meta.__call = request_meta.add
+
+function request_meta:close()
+	for session in pairs(self._sessions or {}) do
+		session_id_coroutine[session] = "BREAK"
+		watching_session[session] = nil
+	end
+	self._sessions = {}
+end
+
+-- Iterates (req, resp) as answers arrive; resp is the packed results. Requests that fail
+-- are collected and raised as one error when the iteration ends; a timeout (centiseconds)
+-- ends it early with self.timeout = true.
+function request_meta:select(timeout)
+	local me = coroutine_running()
+	local sessions, answers, failed = {}, {}, {}
+	self._sessions = sessions
+	for i = 1, #self do
+		local req = self[i]
+		local p = proto[req[2]]
+		local session = csend(req[1], p.id, nil, p.pack(table_unpack(req, 3, req.n or #req)))
+		if session == nil then
+			failed[#failed + 1] = req
+		else
+			sessions[session] = req
+		end
+	end
+	local waiting = 0
+	local collector
+	local function collect(succ, msg)
+		return succ, msg
+	end
+	for session, req in pairs(sessions) do
+		waiting = waiting + 1
+		watching_session[session] = req[1]
+		session_id_coroutine[session] = co_create(function(succ, msg)
+			watching_session[session] = nil
+			sessions[session] = nil
+			local p = proto[req[2]]
+			if succ then
+				answers[#answers + 1] = { req, table_pack(p.unpack(msg, #msg)) }
+			else
+				failed[#failed + 1] = req
+			end
+			waiting = waiting - 1
+			skynet.wakeup(me)
+		end)
+	end
+	local timer
+	if timeout then
+		timer = skynet.timeout(timeout, function()
+			self.timeout = true
+			skynet.wakeup(me)
+		end)
+	end
+	local next_answer = 1
+	return function()
+		while true do
+			local a = answers[next_answer]
+			if a then
+				next_answer = next_answer + 1
+				return a[1], a[2]
+			end
+			if waiting == 0 or self.timeout then
+				if timer and not self.timeout then
+					skynet.killthread(timer)
+				end
+				self:close()
+				if failed[1] then
+					error(setmetatable({ requests = failed }, {
+						__tostring = function(e)
+							return string_format("request failed: %d of %d", #e.requests, #self)
+						end,
+					}))
+				end
+				return nil
+			end
+			skynet.wait(me)
+		end
+	end
+end
+
+----- dispatch table
+
+function skynet.dispatch(typename, func)
+	local p = proto[typename]
+	if func then
+		local ret = p.dispatch
+		p.dispatch = func
+		return ret
+	end
+	return p and p.dispatch
+end
+
+-- How many messages each dispatch function served (for the dispatch-chain view).
+function skynet.handler_count(f)
+	return handler_count[f] or 0
+end
+
+----- addresses, names, environment, time
+
+function skynet.self()
+	return c.handle
+end
+
+function skynet.localname(name)
+	return c.command("QUERY", name)
+end
+
+function skynet.address(addr)
+	if type(addr) == "number" then
+		return string_format(":%08x", addr)
+	end
+	return tostring(addr)
+end
+
+function skynet.harbor(addr)
+	return addr >> 24, addr & 0xffffff
+end
+
+skynet.error = c.error
+
+function skynet.now()
+	return c.command("NOW")
+end
+
+function skynet.hpc()
+	return c.command("HPC")
+end
+
+local starttime
+function skynet.starttime()
+	if not starttime then
+		starttime = c.command("STARTTIME")
+	end
+	return starttime
+end
+
+function skynet.time()
+	return skynet.now() / 100 + (starttime or skynet.starttime())
+end
+
+function skynet.getenv(key)
+	return c.command("GETENV", key)
+end
+
+function skynet.setenv(key, value)
+	assert(c.command("GETENV", key) == nil, "Can't setenv exist key : " .. key)
+	c.command("SETENV", key, tostring(value))
+end
+
+function skynet.memlimit(bytes)
+	c.command("MEMLIMIT", bytes)
+end
+
+function skynet.mqlen()
+	return c.command("STAT", "mqlen")
+end
+
+function skynet.stat(what)
+	return c.command("STAT", what)
+end
+
+function skynet.endless()
+	return c.command("STAT", "endless") == 1
+end
+
+function skynet.info_func(func)
+	skynet._info_func = func
+end
+
+function skynet.term(service)
+	return raw_dispatch_message(service, PTYPE_ERROR, 0, "")
+end
+
+function skynet.trace(info)
+	c.error("TRACE " .. tostring(info or ""))
+end
+
+function skynet.tracetag() end
+
+----- lifecycle
+
+function skynet.newservice(name, ...)
+	return skynet.call(".launcher", "lua", "LAUNCH", "snlua", name, ...)
+end
+
+function skynet.uniqueservice(global, ...)
+	if global == true then
+		return assert(skynet.call(".service", "lua", "GLAUNCH", ...))
+	end
+	return assert(skynet.call(".service", "lua", "LAUNCH", global, ...))
+end
+
+function skynet.queryservice(global, ...)
+	if global == true then
+		return assert(skynet.call(".service", "lua", "GQUERY", ...))
+	end
+	return assert(skynet.call(".service", "lua", "QUERY", global, ...))
+end
+
+function skynet.exit()
+	exited = true
+	fork_queue = { h = 1, t = 0 }
+	skynet.send(".launcher", "lua", "REMOVE", c.handle, false)
+	for co, session in pairs(session_coroutine_id) do
+		local address = session_coroutine_address[co]
+		if session ~= 0 and address then
+			csend(address, PTYPE_ERROR, session, "")
+		end
+	end
+	for resp in pairs(unresponse) do
+		resp(false)
+	end
+	local tmp = {}
+	for _, address in pairs(watching_session) do
+		tmp[address] = true
+	end
+	for address in pairs(tmp) do
+		csend(address, PTYPE_ERROR, 0, "")
+	end
+	-- Close every other coroutine so their to-be-closed variables run.
+	local me = coroutine_running()
+	local closing = {}
+	for _, co in pairs(session_id_coroutine) do
+		if type(co) == "thread" and co ~= me then
+			closing[co] = true
+		end
+	end
+	for co in pairs(session_coroutine_id) do
+		if co ~= me then
+			closing[co] = true
+		end
+	end
+	for co in pairs(closing) do
+		if coroutine.status(co) == "suspended" then
+			coroutine_close(co)
+		end
+	end
+	c.command("EXIT")
+	coroutine_yield "QUIT"
+end
+
+local init_func = {}
+
+function skynet.init(f, name)
+	assert(type(f) == "function")
+	if init_func == nil then
+		f()
+	else
+		init_func[#init_func + 1] = f
+		if name then
+			init_func[name] = f
+		end
+	end
+end
+
+local function init_all()
+	local funcs = init_func
+	init_func = nil
+	if funcs then
+		for i = 1, #funcs do
+			funcs[i]()
+		end
+	end
+end
+
+local function init_template(start, ...)
+	init_all()
+	init_func = {}
+	local r = table_pack(start(...))
+	init_all()
+	return table_unpack(r, 1, r.n)
+end
+
+function skynet.pcall(start, ...)
+	return xpcall(init_template, traceback, start, ...)
+end
+
+function skynet.init_service(start)
+	local ok, err = skynet.pcall(start)
+	if not ok then
+		skynet.error("init service failed: " .. tostring(err))
+		skynet.send(".launcher", "lua", "ERROR")
+		skynet.exit()
+	else
+		skynet.send(".launcher", "lua", "LAUNCHOK")
+	end
+end
+
+function skynet.start(start_func)
+	c.callback(skynet.dispatch_message)
+	skynet.timeout(0, function()
+		skynet.init_service(start_func)
+	end)
+end
+
+----- error protocol: a session failed, or (session 0) a service went down
+
+local function _error_dispatch(error_session, error_source)
+	if error_session == 0 then
+		for session, srv in pairs(watching_session) do
+			if srv == error_source then
+				error_queue[#error_queue + 1] = session
+			end
+		end
+	elseif watching_session[error_session] then
+		error_queue[#error_queue + 1] = error_session
+	end
+end
+
+do
+	local REG = skynet.register_protocol
+	REG { name = "lua", id = skynet.PTYPE_LUA, pack = seri.pack, unpack = seri.unpack }
+	REG { name = "response", id = PTYPE_RESPONSE }
+	REG {
+		name = "error",
+		id = PTYPE_ERROR,
+		unpack = function(...) return ... end,
+		dispatch = _error_dispatch,
+	}
+end
+
+-- The debug protocol loads its (larger) implementation on the first debug message, so
+-- services that are never inspected do not pay for it.
+do
+	local debug_dispatch
+	skynet.register_protocol {
+		name = "debug",
+		id = skynet.PTYPE_DEBUG,
+		pack = seri.pack,
+		unpack = seri.unpack,
+		dispatch = function(session, source, cmd, ...)
+			if debug_dispatch == nil then
+				debug_dispatch = require("skynet.debug").init(skynet, {
+					dispatch = skynet.dispatch_message,
+					suspend = suspend,
+					resume = coroutine_resume,
+				})
+			end
+			return debug_dispatch(session, source, cmd, ...)
+		end,
+	}
+end
+
+-- What this service is serving, so that a kill can fail its callers instead of leaving
+-- them waiting forever (skynet's behaviour without a monitor).
+function c.inflight()
+	local t = {}
+	for co, session in pairs(session_coroutine_id) do
+		local address = session_coroutine_address[co]
+		if session ~= 0 and address then
+			t[#t + 1] = address
+			t[#t + 1] = session
+		end
+	end
+	return t
+end
+
+c.callback(skynet.dispatch_message)
+
+return skynet

@@ -1,0 +1,279 @@
+-- skynet.core: what skynet's C module gives a service, built over the node's bridge.
+--
+-- The node runs this chunk first in every new Lua state, passing its bridge callables.
+-- Messages leave through an outbox that the node drains when the state returns, so a
+-- burst of sends costs one Python crossing, not one per message.
+
+local handle, bridge, lualib = ...
+local py_command = bridge.command
+local py_log = bridge.log
+local py_load = bridge.load
+local py_flush = bridge.flush
+local py_alive = bridge.alive
+
+local type, select, tostring, error, load, pairs = type, select, tostring, error, load, pairs
+local setmetatable = setmetatable
+local string_format = string.format
+local table_unpack = table.unpack
+
+local core = {}
+
+-- Outbox: flat frames (dest, ptype, session, msg). dest 0 asks the node for a timer.
+local out = {}
+local nout = 0
+local OUT_FLUSH = 4000
+
+-- Handles known to be alive; the node bumps its epoch whenever a service dies, and a
+-- state only ever runs between deaths, so the cache is exact within one delivery.
+local alive = {}
+local alive_epoch = -1
+
+local session_counter = 0
+
+local function genid()
+	local s = session_counter + 1
+	if s > 0x7fffffff then
+		s = 1
+	end
+	session_counter = s
+	return s
+end
+core.genid = genid
+
+local function flush()
+	local n = nout
+	nout = 0
+	py_flush(table_unpack(out, 1, n))
+end
+
+local function push(dest, ptype, session, msg)
+	local n = nout
+	out[n + 1] = dest
+	out[n + 2] = ptype
+	out[n + 3] = session
+	out[n + 4] = msg
+	n = n + 4
+	nout = n
+	if n >= OUT_FLUSH then
+		flush()
+	end
+end
+
+local function resolve(addr)
+	if type(addr) == "number" then
+		return addr
+	end
+	return py_command("QUERY", addr)
+end
+core.resolve = resolve
+
+-- Returns the session, or nil when the destination does not exist (as skynet does).
+function core.send(dest, ptype, session, msg)
+	if type(dest) ~= "number" then
+		dest = resolve(dest)
+		if dest == nil then
+			return nil
+		end
+	end
+	if not alive[dest] then
+		if not py_alive(dest) then
+			return nil
+		end
+		alive[dest] = true
+	end
+	if session == nil then
+		session = genid()
+	end
+	push(dest, ptype, session, msg or "")
+	return session
+end
+
+-- Sends with a fake source address (skynet.redirect). Rare, so it goes straight to the
+-- node after the outbox, which keeps the order of everything sent before it.
+function core.redirect(dest, source, ptype, session, msg)
+	dest = resolve(dest)
+	if dest == nil then
+		return nil
+	end
+	if nout > 0 then
+		flush()
+	end
+	py_command("REDIRECT", dest, source, ptype, session, msg or "")
+	return session
+end
+
+function core.timeout(ti)
+	local session = genid()
+	push(0, ti, session, "")
+	return session
+end
+
+function core.forget_alive()
+	alive = {}
+end
+
+-- Commands see everything sent before them: the outbox goes first.
+function core.command(cmd, ...)
+	if nout > 0 then
+		flush()
+	end
+	return py_command(cmd, ...)
+end
+
+-- skynet.error: every argument through tostring, joined by spaces.
+function core.error(...)
+	local n = select("#", ...)
+	if n == 1 then
+		py_log(tostring((...)))
+		return
+	end
+	local parts = { ... }
+	for i = 1, n do
+		parts[i] = tostring(parts[i])
+	end
+	py_log(table.concat(parts, " ", 1, n))
+end
+
+-- The delivery entry: the node calls it with a batch of frames and gets the outbox back.
+local callback
+function core.callback(f)
+	callback = f
+end
+
+function core.deliver(epoch, ...)
+	if epoch ~= alive_epoch then
+		alive = {}
+		alive_epoch = epoch
+	end
+	if callback then
+		callback(...)
+	end
+	local n = nout
+	if n == 0 then
+		return 0
+	end
+	nout = 0
+	return n, table_unpack(out, 1, n)
+end
+
+-- Runs fn (a loader, an injected chunk...) and returns its outcome plus the outbox.
+function core.run(fn, ...)
+	local ok, err = xpcall(fn, debug.traceback, ...)
+	local n = nout
+	nout = 0
+	return ok or false, ok and "" or tostring(err), n, table_unpack(out, 1, n)
+end
+
+-- Interruption: a count hook that asks the node whether to stop. Any armed count hook
+-- slows all Lua in its coroutine, so it is armed only while the node asks for it (a
+-- notebook cell running); skynet.lua arms each coroutine as it resumes it.
+local py_check = bridge.check
+local sethook = debug.sethook
+local hooked = setmetatable({}, { __mode = "k" })
+local guard = { on = false }
+core.guard = guard
+
+local function hook()
+	if py_check() then
+		error("interrupted", 2)
+	end
+end
+
+function core.arm(co)
+	if not hooked[co] then
+		sethook(co, hook, "", 1000)
+		hooked[co] = true
+	end
+end
+
+function core.set_guard(on)
+	guard.on = on
+	if on then
+		sethook(hook, "", 1000)
+	else
+		sethook()
+		for co in pairs(hooked) do
+			sethook(co)
+		end
+		hooked = setmetatable({}, { __mode = "k" })
+	end
+end
+
+-- Code loading through the node's code cache (skynet's patched luaL_loadfilex).
+local cache_mode = "ON"
+
+function core.codecache_mode(mode)
+	if mode == nil then
+		return cache_mode
+	end
+	if mode ~= "ON" and mode ~= "EXIST" and mode ~= "OFF" then
+		error(string_format("Invalid codecache mode %s", tostring(mode)))
+	end
+	cache_mode = mode
+	return mode
+end
+
+local function cached_loadfile(filename, mode, env)
+	if filename == nil then
+		return nil, "loadfile from stdin is not supported in a service"
+	end
+	local code, err = py_load(filename, cache_mode)
+	if code == nil then
+		return nil, err
+	end
+	if env == nil then
+		return load(code, "@" .. filename, "b")
+	end
+	return load(code, "@" .. filename, "b", env)
+end
+core.loadfile = cached_loadfile
+
+loadfile = function(filename, mode, ...)
+	if select("#", ...) > 0 then
+		return cached_loadfile(filename, mode, (...))
+	end
+	return cached_loadfile(filename, mode)
+end
+
+dofile = function(filename)
+	local f, err = cached_loadfile(filename)
+	if f == nil then
+		error(err, 2)
+	end
+	return f()
+end
+
+-- require: preload, then Lua files through the cache. What skykernel provides (skynet,
+-- skynet.*, snax.*) always comes from its own lualib, whatever the user's paths say.
+local package = package
+local searchpath = package.searchpath
+local provided = lualib .. "/?.lua"
+
+local function lua_searcher(name)
+	local own = searchpath(name, provided)
+	local path = own
+	local err
+	if path == nil then
+		if name == "skynet" or name:find("^skynet%.") or name:find("^snax%.") then
+			return string_format("\n\tmodule '%s' is not provided by skykernel", name)
+		end
+		path, err = searchpath(name, package.path)
+		if path == nil then
+			return err
+		end
+	end
+	local f, lerr = cached_loadfile(path)
+	if f == nil then
+		error(string_format("error loading module '%s' from file '%s':\n\t%s", name, path, lerr), 2)
+	end
+	return f, path
+end
+
+package.searchers = { package.searchers[1], lua_searcher }
+package.cpath = ""
+
+core.handle = handle
+core.log = py_log
+package.loaded["skynet.core"] = core
+_G.python = nil
+return core

@@ -1,0 +1,98 @@
+-- skynet.manager: launching, killing and naming services.
+
+local skynet = require "skynet"
+local c = require "skynet.core"
+
+function skynet.launch(...)
+	local addr = c.command("LAUNCH", table.concat({ ... }, " "))
+	return addr
+end
+
+function skynet.kill(name)
+	if type(name) == "string" and name:sub(1, 1) == ":" then
+		name = tonumber(name:sub(2), 16)
+	end
+	c.command("KILL", name)
+end
+
+function skynet.abort()
+	c.command("ABORT")
+end
+
+local function globalname(name, handle)
+	local c1 = name:sub(1, 1)
+	assert(c1 ~= ":", "can't use :address as a name")
+	if c1 == "." then
+		return false
+	end
+	assert(#name < 16, "global name is too long (max 15 characters)")
+	assert(tonumber(c1) == nil, "global name can't start with a digit")
+	return true
+end
+
+function skynet.register(name)
+	globalname(name)
+	c.command("NAME", name, skynet.self())
+end
+
+function skynet.name(name, handle)
+	globalname(name)
+	if type(handle) == "string" then
+		handle = assert(c.resolve(handle), "no such service " .. handle)
+	end
+	c.command("NAME", name, handle)
+end
+
+local dispatch_message = skynet.dispatch_message
+
+function skynet.forward_type(map, start_func)
+	-- Messages of a mapped type are re-typed and kept (not freed) by the dispatcher.
+	local proto = {}
+	local old = skynet.dispatch_message
+	c.callback(function(...)
+		local n = select("#", ...)
+		local t = { ... }
+		for i = 2, n, 4 do
+			local to = map[t[i]]
+			if to then
+				t[i] = to
+			end
+		end
+		return old(table.unpack(t, 1, n))
+	end)
+	skynet.timeout(0, function()
+		skynet.init_service(start_func)
+	end)
+end
+
+function skynet.filter(f, start_func)
+	c.callback(function(...)
+		local n = select("#", ...)
+		local t = { ... }
+		local out = {}
+		for i = 1, n, 4 do
+			local prototype, msg, sz, session, source = f(t[i + 1], t[i + 3], #t[i + 3], t[i + 2], t[i])
+			out[#out + 1] = source
+			out[#out + 1] = prototype
+			out[#out + 1] = session
+			out[#out + 1] = msg
+		end
+		return dispatch_message(table.unpack(out))
+	end)
+	skynet.timeout(0, function()
+		skynet.init_service(start_func)
+	end)
+end
+
+function skynet.monitor(service, query)
+	local monitor
+	if query then
+		monitor = skynet.queryservice(true, service)
+	else
+		monitor = skynet.uniqueservice(true, service)
+	end
+	assert(monitor, "Monitor launch failed")
+	return monitor
+end
+
+return skynet

@@ -1,0 +1,273 @@
+-- skynet.seri: skynet's lua-seri wire format (skynet.pack / skynet.unpack) in pure Lua.
+--
+-- Byte-for-byte what skynet's C module writes, so packed messages cross between this
+-- runtime, the Python node (skykernel/node/seri.py) and real skynet unchanged.
+-- Every value starts with a byte (type | cookie << 3); numbers are little-endian.
+-- Loaded into every service, so it stays small: no big tables, no globals.
+
+local setmetatable, getmetatable, type, rawlen, rawget, next, select, error =
+	setmetatable, getmetatable, type, rawlen, rawget, next, select, error
+local mtype = math.type
+local char, sbyte, ssub, spack, sunpack = string.char, string.byte, string.sub, string.pack, string.unpack
+local concat, tunpack = table.concat, table.unpack
+
+local MAX_DEPTH = 32
+local KEEP = 256 -- largest piece count whose buffer is kept for the next pack
+
+-- One shared piece buffer: packing never runs user code (raw access only) or yields,
+-- so calls cannot interleave, and reuse saves regrowing a table per pack. It is
+-- dropped after a big pack or a long string so it never pins much memory.
+local buf, dirty = {}, false
+
+-- Header bytes as strings, made on first use (at most 256 each, usually a dozen):
+-- a table hit is several times cheaper than calling string.char.
+local function cache(f)
+	return setmetatable({}, { __index = function(t, i)
+		local c = f(i)
+		t[i] = c
+		return c
+	end })
+end
+local B = cache(char)
+local U8 = cache(function(i) return char(10, i) end)
+
+local pack_value
+
+-- Like skynet, a table at level `depth` packs its items at `depth`; an item deeper than
+-- MAX_DEPTH fails, so 32 nested tables pack and a 33rd level fails once it holds anything.
+local function pack_table(n, t, depth)
+	local asize = rawlen(t)
+	if depth > MAX_DEPTH and (asize > 0 or next(t) ~= nil) then
+		error("serialize can't pack too depth table", 0)
+	end
+	if asize < 31 then
+		n = n + 1
+		buf[n] = B[6 + asize * 8]
+	else
+		buf[n + 1] = "\254"
+		n = pack_value(n + 1, asize, depth)
+	end
+	local raw = getmetatable(t) ~= nil -- without a metatable t[i] is raw, and cheaper
+	for i = 1, asize do
+		local v
+		if raw then v = rawget(t, i) else v = t[i] end
+		if mtype(v) == "integer" and v > 0 and v < 0x100 then
+			n = n + 1
+			buf[n] = U8[v]
+		else
+			n = pack_value(n, v, depth)
+		end
+	end
+	for k, v in next, t do
+		local tk = type(k)
+		if tk == "string" and #k < 32 then -- the usual key, inlined
+			buf[n + 1] = B[4 + #k * 8]
+			n = n + 2
+			buf[n] = k
+			n = pack_value(n, v, depth)
+		elseif not (tk == "number" and k >= 1 and k <= asize and k % 1 == 0) then
+			n = pack_value(pack_value(n, k, depth), v, depth)
+		end -- else an array slot, already packed (float keys are never integral)
+	end
+	n = n + 1
+	buf[n] = "\0"
+	return n
+end
+
+-- Appends v after buf[n]; returns the new last index.
+function pack_value(n, v, depth)
+	local tv = type(v)
+	n = n + 1
+	if tv == "string" then
+		local len = #v
+		if len < 32 then
+			buf[n] = B[4 + len * 8]
+		else
+			dirty = true
+			buf[n] = len < 0x10000 and spack("<BI2", 21, len) or spack("<BI4", 37, len)
+		end
+		n = n + 1
+		buf[n] = v
+	elseif tv == "number" then
+		if mtype(v) == "float" then
+			buf[n] = spack("<Bd", 66, v)
+		elseif v == 0 then
+			buf[n] = "\2"
+		elseif v > 0 and v < 0x100 then
+			buf[n] = U8[v]
+		elseif v > 0 and v < 0x10000 then
+			buf[n] = char(18, v & 0xff, v >> 8)
+		elseif v >= -0x80000000 and v <= 0x7fffffff then
+			buf[n] = spack("<Bi4", 34, v)
+		else
+			buf[n] = spack("<Bi8", 50, v)
+		end
+	elseif tv == "table" then
+		return pack_table(n - 1, v, depth + 1)
+	elseif tv == "boolean" then
+		buf[n] = v and "\9" or "\1"
+	elseif v == nil then
+		buf[n] = "\0"
+	else
+		error("Unsupport type " .. tv .. " to serialize", 0)
+	end
+	return n
+end
+
+local function pack(...)
+	local count = select("#", ...)
+	local n = 0
+	if count == 1 then
+		n = pack_value(0, (...), 0)
+	elseif count > 1 then
+		local args = { ... }
+		for i = 1, count do
+			n = pack_value(n, args[i], 0)
+		end
+	end
+	local s = concat(buf, "", 1, n)
+	if dirty or n > KEEP then
+		buf, dirty = {}, false
+	end
+	return s
+end
+
+local function invalid(pos, what)
+	error("Invalid serialize stream (" .. what .. " at byte " .. pos .. ")", 0)
+end
+
+-- Reads the value whose header is at s[pos]; returns it and the next position.
+-- The caller trims s to the stream length, so reading past #s means truncation.
+local function unpack_value(s, pos)
+	local h, b1 = sbyte(s, pos, pos + 1)
+	if not h then
+		invalid(pos, "truncated")
+	end
+	local t, c = h & 7, h >> 3
+	if t == 4 then
+		local e = pos + c
+		if e > #s then
+			invalid(pos, "truncated string")
+		end
+		return ssub(s, pos + 1, e), e + 1
+	elseif t == 2 then
+		if c == 0 then
+			return 0, pos + 1
+		elseif c == 1 then
+			if b1 then
+				return b1, pos + 2
+			end
+		elseif c == 2 then
+			local lo, hi = sbyte(s, pos + 1, pos + 2)
+			if hi then
+				return lo | hi << 8, pos + 3
+			end
+		elseif c == 4 then
+			if pos + 4 <= #s then
+				return sunpack("<i4", s, pos + 1)
+			end
+		elseif c == 6 or c == 8 then
+			if pos + 8 <= #s then
+				return sunpack(c == 6 and "<i8" or "<d", s, pos + 1)
+			end
+		else
+			invalid(pos, "bad number cookie " .. c)
+		end
+		invalid(pos, "truncated number")
+	elseif t == 6 then
+		pos = pos + 1
+		local asize = c
+		if c == 31 then
+			local nh = sbyte(s, pos)
+			if not nh or nh & 7 ~= 2 or nh >> 3 == 8 then
+				invalid(pos, "bad array size")
+			end
+			asize, pos = unpack_value(s, pos)
+		end
+		local tab, k, v = {}, nil, nil
+		for i = 1, asize do
+			local ih, b = sbyte(s, pos, pos + 1)
+			if ih == 10 and b then -- small integer, inlined
+				tab[i], pos = b, pos + 2
+			else
+				v, pos = unpack_value(s, pos)
+				tab[i] = v
+			end
+		end
+		while true do
+			local kh = sbyte(s, pos)
+			if kh == 0 then
+				return tab, pos + 1
+			elseif kh and kh & 7 == 4 then -- the usual key, inlined
+				local e = pos + (kh >> 3)
+				if e > #s then
+					invalid(pos, "truncated string")
+				end
+				k, pos = ssub(s, pos + 1, e), e + 1
+			else
+				k, pos = unpack_value(s, pos)
+				if k == nil then
+					return tab, pos
+				end
+			end
+			v, pos = unpack_value(s, pos)
+			tab[k] = v
+		end
+	elseif t == 1 then
+		return c ~= 0, pos + 1
+	elseif t == 0 then
+		return nil, pos + 1
+	elseif t == 5 then
+		local len, p
+		if c == 2 and pos + 2 <= #s then
+			len, p = sunpack("<I2", s, pos + 1)
+		elseif c == 4 and pos + 4 <= #s then
+			len, p = sunpack("<I4", s, pos + 1)
+		else
+			invalid(pos, "bad long string header")
+		end
+		local e = p + len - 1
+		if e > #s then
+			invalid(pos, "truncated string")
+		end
+		return ssub(s, p, e), e + 1
+	elseif t == 3 then
+		-- A C pointer only means something inside the process that packed it; pure Lua
+		-- cannot make a light userdata, so hand back the address as an integer.
+		if pos + 8 <= #s then
+			return sunpack("<i8", s, pos + 1)
+		end
+		invalid(pos, "truncated pointer")
+	end
+	invalid(pos, "bad type " .. t)
+end
+
+local function unpack(s, sz)
+	if s == nil then
+		return
+	end
+	if sz and sz < #s then
+		s = ssub(s, 1, sz)
+	end
+	local len = #s
+	if len == 0 then
+		return
+	end
+	local v, pos = unpack_value(s, 1)
+	if pos > len then
+		return v
+	end
+	local out, n = { v }, 1
+	repeat
+		n = n + 1
+		v, pos = unpack_value(s, pos)
+		out[n] = v
+	until pos > len
+	return tunpack(out, 1, n)
+end
+
+return {
+	pack = pack,
+	packstring = pack,
+	unpack = unpack,
+}

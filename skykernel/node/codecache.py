@@ -1,0 +1,131 @@
+"""The node's code cache (skynet's patched luaL_loadfilex), with generations skynet lacks.
+
+skynet caches every file loaded through `loadfile` by its literal name, process-wide, and
+`clear()` starts over without ever freeing the old code. We keep that behaviour and count
+it: each clear starts a new generation, each load is tagged (file, generation, content
+hash, bytes), and the node can say which services still hold which generation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from lupa import lua54
+
+MODES = (b"ON", b"EXIST", b"OFF")
+
+_COMPILER = b"""
+local load, dump = load, string.dump
+return function(source, chunkname)
+    local f, err = load(source, chunkname, "t")
+    if f == nil then return nil, err end
+    return dump(f)
+end
+"""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One compiled file: what a service's code came from."""
+
+    filename: str
+    generation: int
+    digest: str
+    size: int
+    bytecode: bytes = field(repr=False)
+    cached: bool = True
+
+
+@dataclass
+class Generation:
+    number: int
+    chunks: dict[str, Chunk] = field(default_factory=dict)
+
+    @property
+    def bytes(self) -> int:
+        return sum(len(c.bytecode) for c in self.chunks.values())
+
+
+class CodeCacheError(Exception):
+    pass
+
+
+def digest(source: bytes) -> str:
+    return hashlib.sha1(source).hexdigest()[:12]
+
+
+class CodeCache:
+    """One per node. Compiles once per file and generation; a hit costs no parsing."""
+
+    def __init__(self) -> None:
+        self._compiler = lua54.LuaRuntime(
+            encoding=None, register_eval=False, register_builtins=False
+        )
+        self._compile = self._compiler.execute(_COMPILER)
+        self.generation = 1
+        self.generations: dict[int, Generation] = {1: Generation(1)}
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def current(self) -> Generation:
+        return self.generations[self.generation]
+
+    def compile(self, source: bytes, filename: str) -> bytes:
+        result = self._compile(source, b"@" + filename.encode())
+        if isinstance(result, tuple):
+            raise CodeCacheError(result[1].decode("utf-8", "replace"))
+        return result
+
+    def _read(self, filename: str, cache: bool) -> Chunk:
+        try:
+            with open(filename, "rb") as f:
+                source = f.read()
+        except OSError:
+            raise CodeCacheError(f"cannot open {filename}") from None
+        code = self.compile(source, filename)
+        return Chunk(filename, self.generation, digest(source), len(source), code, cache)
+
+    def load(self, filename: str, mode: bytes = b"ON") -> Chunk:
+        """What `loadfile` gets in a service whose cache mode is `mode`."""
+        if mode not in MODES:
+            raise CodeCacheError(f"Invalid codecache mode {mode!r}")
+        if mode != b"OFF":
+            chunk = self.current.chunks.get(filename)
+            if chunk is not None:
+                self.hits += 1
+                return chunk
+        self.misses += 1
+        chunk = self._read(filename, cache=mode == b"ON")
+        if mode == b"ON":
+            self.current.chunks[filename] = chunk
+        return chunk
+
+    def clear(self) -> int:
+        """Start generation N+1; the old ones stay in memory, as in skynet."""
+        self.generation += 1
+        self.generations[self.generation] = Generation(self.generation)
+        return self.generation
+
+    def purge(self, pinned: dict[int, set[int]]) -> tuple[list[int], int, dict[int, set[int]]]:
+        """Free every old generation no live service holds (our extension).
+
+        `pinned` maps generation -> handles holding code from it. Returns the generations
+        freed, the bytes freed, and the generations kept with the services that pin them.
+        """
+        freed, freed_bytes, kept = [], 0, {}
+        for number in sorted(self.generations):
+            if number == self.generation:
+                continue
+            holders = pinned.get(number)
+            if holders:
+                kept[number] = set(holders)
+                continue
+            freed_bytes += self.generations.pop(number).bytes
+            freed.append(number)
+        return freed, freed_bytes, kept
+
+    def close(self) -> None:
+        self._compile = None
+        self._compiler = None

@@ -1,0 +1,446 @@
+"""The node: one skynet process, hosted on an asyncio loop.
+
+Tests, the CLI and the kernel all drive a node through this API; none of it knows about
+Jupyter. The node runs on the loop it was started on, so timers keep firing and other
+tasks (widget comms) keep running between batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import seri
+from .codecache import CodeCache
+from .config import Config, default_config
+from .env import Env
+from .handle import HandleRegistry, format_address
+from .logger import Logger
+from .monitor import Monitor
+from .proto import PTYPE_ERROR, PTYPE_RESPONSE, PTYPE_TEXT, ptype_id
+from .scheduler import Scheduler
+from .timer import Timer
+from .service import LuaService, PyService, Service
+
+RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
+if not RUNTIME_DIR.is_dir():  # a source checkout: runtime/ sits beside the package
+    RUNTIME_DIR = Path(__file__).resolve().parents[2] / "runtime"
+
+#: Services the node itself runs; the node is done when nothing else is alive.
+SYSTEM_SERVICES = {"logger", "bootstrap", "launcher", "cdummy", "harbor", "datacenterd",
+                   "service_mgr"}
+
+
+class CallError(Exception):
+    """A call from Python failed: the service raised, died, or does not exist."""
+
+
+@dataclass(frozen=True)
+class ServiceInfo:
+    handle: int
+    address: str
+    kind: str
+    name: str
+    args: str
+    names: list[str]
+    mqlen: int
+    messages: int
+    memory: int | None
+    cpu: float
+    generations: dict[str, int]
+
+
+class Node:
+    def __init__(self, config: Config | None = None, *, logger: Logger | None = None,
+                 endless_seconds: float = 5.0) -> None:
+        self.config = config or default_config()
+        self.logger = logger or Logger(self.config.logger)
+        self.handles = HandleRegistry(harbor=0)
+        self.timer = Timer()
+        self.env = Env(self.config.skynet_env())
+        self.codecache = CodeCache()
+        self.scheduler = Scheduler(self)
+        self.monitor = Monitor(self, endless_seconds)
+        self.guard = False
+        self.lualib_dir = str(RUNTIME_DIR / "lualib")
+        own_services = str(RUNTIME_DIR / "service" / "?.lua")
+        self.service_path = ";".join([*self.config.luaservice, own_services])
+        self.lua_path = ";".join(self.config.lua_path)
+        self.exit_code: int | None = None
+        self.aborted = False
+        self._runtime_code: dict[str, bytes] = {}
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._client: PyService | None = None
+        self._client_session = 0
+        self._waiting: dict[int, asyncio.Future[bytes]] = {}
+        self._idle_waiters: list[asyncio.Future[None]] = []
+        self._closed = False
+        for key in self.config.ignored:
+            self.logger.write(0, f"config key {key} is ignored (it only matters to C skynet)")
+
+    # --- runtime code ------------------------------------------------------------------
+
+    def runtime_code(self, name: str) -> bytes:
+        """Bytecode of the runtime's own prelude chunks, compiled once per node."""
+        code = self._runtime_code.get(name)
+        if code is None:
+            path = RUNTIME_DIR / "lualib" / name
+            code = self.codecache.compile(path.read_bytes(), str(path))
+            self._runtime_code[name] = code
+        return code
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def start(self, bootstrap: str = "bootstrap") -> None:
+        """Boot as skynet does: logger, then bootstrap, which launches the rest."""
+        loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        logger_svc = PyService(self, self.handles.allocate(), "logger", self._on_logger_message)
+        self.handles.register(logger_svc.handle, logger_svc)
+        self.launch(bootstrap)
+        self.monitor.start()
+        self._task = loop.create_task(self._serve())
+        await self.wait_idle()
+
+    async def _serve(self) -> None:
+        sched = self.scheduler
+        wake = self._wake
+        assert wake is not None
+        while not self._closed:
+            try:
+                busy = sched.run()
+            except Exception as e:  # noqa: BLE001 - a node bug must not hang every caller
+                self.logger.write(0, f"scheduler error: {type(e).__name__}: {e}")
+                busy = bool(sched.runq)
+            if self.aborted:
+                break
+            if busy:
+                await asyncio.sleep(0)
+                continue
+            for fut in self._idle_waiters:
+                if not fut.done():
+                    fut.set_result(None)
+            self._idle_waiters.clear()
+            wake.clear()
+            timeout = self.timer.seconds_to_next()
+            try:
+                await asyncio.wait_for(wake.wait(), timeout)
+            except TimeoutError:
+                pass
+        for fut in self._idle_waiters:
+            if not fut.done():
+                fut.set_result(None)
+        for fut in self._waiting.values():
+            if not fut.done():
+                fut.set_exception(CallError("node stopped"))
+
+    def kick(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
+
+    async def wait_idle(self) -> None:
+        """Wait until no message is queued (timers may still be pending)."""
+        if self._closed or self.aborted:
+            return
+        fut = asyncio.get_running_loop().create_future()
+        self._idle_waiters.append(fut)
+        self.kick()
+        await fut
+
+    async def run_until_done(self) -> int:
+        """Run until only system services remain and nothing is pending, or an abort."""
+        while not self.aborted and not self._closed:
+            await self.wait_idle()
+            if self.aborted:
+                break
+            user = [s for s in self.handles.services.values()
+                    if not s.dead and s.name not in SYSTEM_SERVICES and s is not self._client]
+            if not user and not len(self.timer):
+                break
+            await asyncio.sleep(self.timer.seconds_to_next() or 0.05)
+        return self.exit_code or 0
+
+    async def shutdown(self) -> None:
+        """Stop the loop task, close every state; the node cannot be used afterwards."""
+        if self._closed:
+            return
+        self._closed = True
+        self.kick()
+        if self._task is not None:
+            try:
+                await self._task
+            except Exception:  # noqa: BLE001 - the loop is going away anyway
+                pass
+        self.monitor.stop()
+        for svc in list(self.handles.services.values()):
+            svc.close()
+        self.handles.services.clear()
+        self.codecache.close()
+        self.logger.close()
+
+    # --- services ----------------------------------------------------------------------
+
+    def launch(self, args: str) -> int:
+        """Create a service; its state is built when the scheduler first runs it."""
+        name = args.split()[0] if args.strip() else ""
+        handle = self.handles.allocate()
+        svc: Service
+        if name == "harbor":
+            svc = PyService(self, handle, args)
+        else:
+            svc = LuaService(self, handle, args)
+        self.handles.register(handle, svc)
+        kind = "snlua " if isinstance(svc, LuaService) else ""
+        self.logger.write(handle, f"LAUNCH {kind}{args}")
+        svc.scheduled = True
+        self.scheduler.runq.append(svc)
+        self.kick()
+        return handle
+
+    def boot_service(self, svc: LuaService) -> None:
+        try:
+            ok, err, frames = svc.boot()
+        except Exception as e:  # noqa: BLE001 - a state that cannot even start
+            ok, err, frames = False, str(e), ()
+        if frames:
+            self.scheduler.route(svc.handle, frames, 0)
+        if not ok:
+            self.logger.write(svc.handle, f"lua loader error : {err}")
+            # Tell the launcher, as a failed init does, so newservice raises.
+            launcher = self.handles.names.get(".launcher")
+            if launcher is not None and not svc.dead:
+                self.scheduler.push(svc.handle, launcher, PTYPE_TEXT, 0, b"ERROR")
+            self.exit_service(svc, log=False)
+
+    def exit_service(self, svc: Service, *, log: bool = True) -> None:
+        if svc.dead:
+            return
+        if log:
+            self.logger.write(svc.handle, "KILL self")
+        svc.dead = True
+        self.scheduler.epoch += 1
+        self.handles.retire(svc.handle)
+        # Requests still queued fail, as skynet's dropped messages do.
+        q, head = svc.queue, svc.qhead
+        for i in range(head, len(q), 4):
+            source, ptype, session = q[i], q[i + 1], q[i + 2]
+            if source and ptype != PTYPE_RESPONSE and ptype != PTYPE_ERROR:
+                self.scheduler.push(svc.handle, source, PTYPE_ERROR, session, b"")
+        svc.queue, svc.qhead = [], 0
+        if self.scheduler.current is not svc:
+            self.reap(svc)
+
+    def kill(self, handle: int, by: int = 0) -> bool:
+        """skynet.kill: no Lua cleanup in the victim, but unlike skynet, the requests it
+        was serving fail with `call failed` instead of waiting forever."""
+        svc = self.handles.services.get(handle)
+        if svc is None or svc.dead:
+            return False
+        self.logger.write(by, f"KILL {format_address(handle)}")
+        if isinstance(svc, LuaService) and svc.core is not None:
+            for address, session in svc.inflight():
+                self.scheduler.push(handle, address, PTYPE_ERROR, session, b"")
+        self.exit_service(svc, log=False)
+        launcher = self.handles.names.get(".launcher")
+        if launcher is not None and launcher != handle:
+            self.scheduler.push(0, launcher, ptype_id("lua"), 0,
+                                seri.pack(b"REMOVE", handle, True))
+        self.kick()
+        return True
+
+    def reap(self, svc: Service) -> None:
+        svc.close()
+
+    def service_crashed(self, svc: Service, error: BaseException) -> None:
+        text = str(error) or type(error).__name__
+        self.logger.write(svc.handle, f"service error (the service keeps running): {text}")
+
+    def _on_logger_message(self, source: int, ptype: int, session: int, msg: bytes) -> None:
+        self.logger.write(source, msg)
+
+    # --- the bridge's commands ---------------------------------------------------------
+
+    def command(self, svc: LuaService, cmd: bytes, args: tuple[Any, ...]) -> Any:
+        handler = _COMMANDS.get(cmd)
+        if handler is None:
+            raise ValueError(f"unknown node command {cmd.decode(errors='replace')}")
+        return handler(self, svc, *args)
+
+    def _cmd_query(self, svc: LuaService, name: bytes) -> int | None:
+        return self.handles.resolve(name.decode())
+
+    def _cmd_now(self, svc: LuaService) -> int:
+        return self.timer.now()
+
+    def _cmd_hpc(self, svc: LuaService) -> int:
+        return time.perf_counter_ns()
+
+    def _cmd_starttime(self, svc: LuaService) -> int:
+        return self.timer.starttime
+
+    def _cmd_launch(self, svc: LuaService, args: bytes) -> int:
+        args_s = args.decode()
+        if args_s.startswith("snlua "):
+            args_s = args_s[6:]
+        return self.launch(args_s)
+
+    def _cmd_exit(self, svc: LuaService) -> None:
+        self.exit_service(svc)
+
+    def _cmd_kill(self, svc: LuaService, target: Any) -> bool:
+        handle = target if isinstance(target, int) else self.handles.resolve(target.decode())
+        if handle is None:
+            return False
+        ok = self.kill(handle, svc.handle)
+        svc.core.forget_alive()
+        return ok
+
+    def _cmd_name(self, svc: LuaService, name: bytes, handle: int) -> None:
+        self.handles.bind_name(name.decode(), handle)
+
+    def _cmd_getenv(self, svc: LuaService, key: bytes) -> bytes | None:
+        value = self.env.get(key.decode())
+        return None if value is None else value.encode()
+
+    def _cmd_setenv(self, svc: LuaService, key: bytes, value: bytes) -> None:
+        self.env.set(key.decode(), value.decode())
+
+    def _cmd_memlimit(self, svc: LuaService, limit: int) -> None:
+        svc.set_memlimit(limit)
+
+    def _cmd_stat(self, svc: LuaService, what: bytes) -> Any:
+        w = what.decode()
+        if w == "mqlen":
+            return svc.mqlen()
+        if w == "message":
+            return svc.messages
+        if w == "cpu":
+            return svc.cpu
+        if w == "endless":
+            return 1 if svc.handle in self.monitor.endless else 0
+        if w == "time":
+            return svc.cpu
+        return 0
+
+    def _cmd_abort(self, svc: LuaService) -> None:
+        self.logger.write(svc.handle, "abort")
+        self.aborted = True
+        self.kick()
+
+    def _cmd_redirect(self, svc: LuaService, dest: int, source: int, ptype: int,
+                      session: int, msg: bytes) -> None:
+        self.scheduler.push(source, dest, ptype, session, msg)
+
+    def _cmd_codecache(self, svc: LuaService, op: bytes) -> Any:
+        if op == b"clear":
+            return self.codecache.clear()
+        return self.codecache.generation
+
+    # --- Python clients ----------------------------------------------------------------
+
+    def _client_service(self) -> PyService:
+        if self._client is None or self._client.dead:
+            client = PyService(self, self.handles.allocate(), "python", self._on_client_message)
+            self.handles.register(client.handle, client)
+            self._client = client
+        return self._client
+
+    @property
+    def client_address(self) -> int:
+        return self._client_service().handle
+
+    def _on_client_message(self, source: int, ptype: int, session: int, msg: bytes) -> None:
+        if ptype == PTYPE_RESPONSE or ptype == PTYPE_ERROR:
+            if ptype == PTYPE_ERROR and session == 0:
+                failed = [s for s, f in self._waiting.items() if getattr(f, "dest", None) == source]
+            else:
+                failed = [session]
+            for s in failed:
+                fut = self._waiting.pop(s, None)
+                if fut is None or fut.done():
+                    continue
+                if ptype == PTYPE_RESPONSE:
+                    fut.set_result(msg)
+                else:
+                    fut.set_exception(CallError(f"call failed ({format_address(source)})"))
+
+    def resolve(self, address: int | str) -> int:
+        handle = self.handles.resolve(address)
+        if handle is None:
+            names = ", ".join(sorted(self.handles.names)) or "none"
+            raise CallError(f"no service at {address!r} (known names: {names})")
+        return handle
+
+    def send(self, address: int | str, ptype: int | str, *args: Any) -> None:
+        handle = self.resolve(address)
+        self.scheduler.push(self.client_address, handle, ptype_id(ptype), 0, seri.pack(*args))
+        self.kick()
+
+    async def rawcall(self, address: int | str, ptype: int | str, msg: bytes) -> bytes:
+        handle = self.resolve(address)
+        client = self._client_service()
+        self._client_session += 1
+        session = self._client_session
+        fut: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        fut.dest = handle  # type: ignore[attr-defined]
+        self._waiting[session] = fut
+        if not self.scheduler.push(client.handle, handle, ptype_id(ptype), session, msg):
+            raise CallError(f"call to invalid address {format_address(handle)}")
+        self.kick()
+        return await fut
+
+    async def call(self, address: int | str, ptype: int | str, *args: Any) -> tuple[Any, ...]:
+        """skynet.call from Python: packs args, waits for the reply, unpacks it."""
+        return seri.unpack(await self.rawcall(address, ptype, seri.pack(*args)))
+
+    async def newservice(self, name: str, *args: Any) -> int:
+        (handle,) = await self.call(".launcher", "lua", "LAUNCH", "snlua", name, *args)
+        return handle
+
+    def interrupt(self) -> None:
+        self.monitor.interrupt()
+
+    # --- looking at the node -----------------------------------------------------------
+
+    def services(self) -> list[ServiceInfo]:
+        out = []
+        for handle in sorted(self.handles.services):
+            svc = self.handles.services[handle]
+            if svc.dead:
+                continue
+            chunks = getattr(svc, "chunks", {})
+            out.append(ServiceInfo(
+                handle=handle, address=format_address(handle), kind=svc.kind, name=svc.name,
+                args=svc.args, names=self.handles.names_of(handle), mqlen=svc.mqlen(),
+                messages=svc.messages, memory=svc.memory(), cpu=svc.cpu,
+                generations={f: c.generation for f, c in chunks.items()},
+            ))
+        return out
+
+    def service(self, address: int | str) -> Service:
+        return self.handles.services[self.resolve(address)]
+
+
+_COMMANDS = {
+    b"QUERY": Node._cmd_query,
+    b"NOW": Node._cmd_now,
+    b"HPC": Node._cmd_hpc,
+    b"STARTTIME": Node._cmd_starttime,
+    b"LAUNCH": Node._cmd_launch,
+    b"EXIT": Node._cmd_exit,
+    b"KILL": Node._cmd_kill,
+    b"NAME": Node._cmd_name,
+    b"GETENV": Node._cmd_getenv,
+    b"SETENV": Node._cmd_setenv,
+    b"MEMLIMIT": Node._cmd_memlimit,
+    b"STAT": Node._cmd_stat,
+    b"ABORT": Node._cmd_abort,
+    b"REDIRECT": Node._cmd_redirect,
+    b"CODECACHE": Node._cmd_codecache,
+}
+
+__all__ = ["RUNTIME_DIR", "CallError", "Node", "ServiceInfo"]

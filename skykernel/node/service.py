@@ -1,0 +1,188 @@
+"""A service's context (skynet_server): its Lua state, its queue, its bridge to the node.
+
+Every Lua service is its own `lupa.lua54.LuaRuntime`, so a crash, a loop or a memory
+limit stays in one service and upvalues are really separate, as in skynet.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from lupa import lua54
+
+from .codecache import Chunk, CodeCacheError
+
+if TYPE_CHECKING:
+    from .node import Node
+
+RUNTIME_CHUNKS = ("skynet/core.lua", "loader.lua")
+
+
+class Service:
+    """What the scheduler needs of any service: a queue and a way to deliver a batch."""
+
+    kind = "python"
+
+    def __init__(self, node: Node, handle: int, args: str) -> None:
+        self.node = node
+        self.handle = handle
+        self.args = args
+        self.name = args.split()[0] if args else ""
+        self.queue: list[Any] = []
+        self.qhead = 0
+        self.scheduled = False
+        self.dead = False
+        self.messages = 0
+        self.cpu = 0.0
+        self.started = time.time()
+
+    def mqlen(self) -> int:
+        return (len(self.queue) - self.qhead) // 4
+
+    def deliver(self, epoch: int, *frames: Any) -> Any:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def memory(self) -> int | None:
+        return None
+
+    def close(self) -> None:
+        self.dead = True
+
+
+class PyService(Service):
+    """A service written in Python: the logger, the harbor stand-in, Python clients."""
+
+    def __init__(
+        self,
+        node: Node,
+        handle: int,
+        args: str,
+        on_message: Callable[[int, int, int, bytes], None] | None = None,
+    ) -> None:
+        super().__init__(node, handle, args)
+        self.on_message = on_message
+
+    def deliver(self, epoch: int, *frames: Any) -> int:
+        handler = self.on_message
+        for i in range(0, len(frames), 4):
+            source, ptype, session, msg = frames[i : i + 4]
+            if handler is not None:
+                handler(source, ptype, session, msg)
+        return 0
+
+
+class LuaService(Service):
+    """A `snlua` service: one Lua state running our skynet library and a service file."""
+
+    kind = "snlua"
+
+    def __init__(self, node: Node, handle: int, args: str) -> None:
+        super().__init__(node, handle, args)
+        self.lua: Any = None
+        self.core: Any = None
+        self.chunks: dict[str, Chunk] = {}
+        self.memlimit = 0
+        self.booted = False
+        self.guarded = False
+
+    # --- the bridge: what skynet.core's C functions would do --------------------------
+
+    def _command(self, cmd: bytes, *args: Any) -> Any:
+        return self.node.command(self, cmd, args)
+
+    def _log(self, text: bytes) -> None:
+        self.node.logger.write(self.handle, text)
+
+    def _load(self, filename: bytes, mode: bytes) -> tuple[bytes | None, bytes | None]:
+        name = filename.decode("utf-8", "surrogateescape")
+        try:
+            chunk = self.node.codecache.load(name, mode)
+        except CodeCacheError as e:
+            return None, str(e).encode()
+        self.chunks[name] = chunk
+        return chunk.bytecode, None
+
+    def _flush(self, *frames: Any) -> None:
+        self.node.scheduler.route(self.handle, frames, 0)
+
+    def _alive(self, handle: int) -> bool:
+        svc = self.node.handles.services.get(handle)
+        return svc is not None and not svc.dead
+
+    def _check(self) -> bool:
+        return self.node.monitor.should_interrupt(self)
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def boot(self) -> tuple[bool, str, tuple[Any, ...]]:
+        """Build the state and run the loader; returns (ok, error, outbox frames)."""
+        node = self.node
+        lua = lua54.LuaRuntime(
+            encoding=None,
+            register_eval=False,
+            register_builtins=False,
+            max_memory=0,
+            unpack_returned_tuples=True,
+        )
+        self.lua = lua
+        load = lua.globals().load
+        bridge = lua.table_from(
+            {
+                b"command": self._command,
+                b"log": self._log,
+                b"load": self._load,
+                b"flush": self._flush,
+                b"alive": self._alive,
+                b"check": self._check,
+            }
+        )
+        core_main = load(node.runtime_code("skynet/core.lua"), b"=core", b"b")
+        self.core = core_main(self.handle, bridge, node.lualib_dir.encode())
+        self._deliver = self.core.deliver
+        loader = load(node.runtime_code("loader.lua"), b"=loader", b"b")
+        result = self.core.run(
+            loader,
+            self.args.encode(),
+            node.service_path.encode(),
+            node.lua_path.encode(),
+            (node.config.preload or "").encode(),
+        )
+        self.booted = True
+        ok, err, _n, *frames = result
+        return bool(ok), err.decode("utf-8", "replace"), tuple(frames)
+
+    def deliver(self, epoch: int, *frames: Any) -> Any:
+        return self._deliver(epoch, *frames)
+
+    def run(self, fn: Any, *args: Any) -> tuple[bool, str, tuple[Any, ...]]:
+        ok, err, _n, *frames = self.core.run(fn, *args)
+        return bool(ok), err.decode("utf-8", "replace"), tuple(frames)
+
+    def memory(self) -> int | None:
+        if self.lua is None:
+            return None
+        return self.lua.get_memory_used()
+
+    def set_memlimit(self, limit: int) -> None:
+        self.memlimit = int(limit)
+        if self.lua is not None:
+            self.lua.set_max_memory(self.memlimit)
+
+    def inflight(self) -> list[tuple[int, int]]:
+        """(address, session) of requests this service was serving, for a kill."""
+        f = self.core.inflight if self.core is not None else None
+        if f is None:
+            return []
+        flat = f()
+        if not flat:
+            return []
+        items = list(flat.values())
+        return [(items[i], items[i + 1]) for i in range(0, len(items), 2)]
+
+    def close(self) -> None:
+        super().close()
+        self.core = None
+        self._deliver = None
+        self.lua = None

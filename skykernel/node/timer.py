@@ -1,0 +1,49 @@
+"""Centisecond timers (skynet_timer) on a real monotonic clock."""
+
+from __future__ import annotations
+
+import heapq
+import time
+
+
+class Timer:
+    """Keeps pending timeouts; the scheduler asks which are due.
+
+    skynet ticks every centisecond; here a timeout is a deadline in ticks since the
+    node started, so a busy node loses no time and an idle one sleeps until the next.
+    """
+
+    def __init__(self) -> None:
+        self._origin = time.monotonic()
+        self.starttime = int(time.time())
+        self._heap: list[tuple[int, int, int, int]] = []
+        self._seq = 0
+
+    def now(self) -> int:
+        """Ticks (centiseconds) since the node started: skynet.now()."""
+        return int((time.monotonic() - self._origin) * 100)
+
+    def add(self, ticks: int, handle: int, session: int) -> None:
+        self._seq += 1
+        heapq.heappush(self._heap, (self.now() + max(int(ticks), 0), self._seq, handle, session))
+
+    def expired(self) -> list[tuple[int, int]]:
+        """(handle, session) of every due timeout, in deadline then creation order."""
+        heap = self._heap
+        if not heap:
+            return []
+        now = self.now()
+        due = []
+        while heap and heap[0][0] <= now:
+            _, _, handle, session = heapq.heappop(heap)
+            due.append((handle, session))
+        return due
+
+    def seconds_to_next(self) -> float | None:
+        if not self._heap:
+            return None
+        deadline = self._heap[0][0]
+        return max(0.0, (deadline + 1) / 100 - (time.monotonic() - self._origin))
+
+    def __len__(self) -> int:
+        return len(self._heap)
