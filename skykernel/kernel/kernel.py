@@ -1,0 +1,352 @@
+"""The `skynet` Jupyter kernel: a thin ipykernel wrapper around one node.
+
+The kernel is just another client of the node, like the debug console: a cell becomes a
+debug RUN message to the target service, and the reply becomes stream, result or error
+messages. The node runs on the kernel's own asyncio loop, so timers fire between cells
+and widget comms are served while a cell waits for a reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import threading
+from typing import Any
+
+from ipykernel.kernelbase import Kernel
+
+from .. import __version__
+from ..node.config import default_config, load_config
+from ..node.handle import format_address, parse_address
+from ..node.inject import inject
+from ..node.logger import Logger, LogLine
+from ..node.node import Node
+from .luasyntax import LuaSyntax, clean_traceback
+from .magics import MAGICS, Magics, MagicError
+
+#: Output beyond this is cut, so a runaway print cannot flood the browser.
+MAX_OUTPUT = 1_000_000
+DEFAULT_TARGET = "notebook"
+
+
+def notebook_config(path: str | None = None):
+    """The in-process node's config: the notebook's `service/` and `lualib/` first."""
+    if path:
+        return load_config(path)
+    return default_config(
+        start=DEFAULT_TARGET,
+        harbor="0",
+        luaservice="./service/?.lua;./service/?/init.lua",
+        lua_path="./lualib/?.lua;./lualib/?/init.lua;./?.lua",
+        snax="./service/?.lua",
+    )
+
+
+class SkynetKernel(Kernel):
+    implementation = "skykernel"
+    implementation_version = __version__
+    language = "lua"
+    language_version = "5.4"
+    language_info = {
+        "name": "lua",
+        "version": "5.4",
+        "mimetype": "text/x-lua",
+        "file_extension": ".lua",
+        "codemirror_mode": "lua",
+        "pygments_lexer": "lua",
+    }
+    banner = f"skykernel {__version__}: a skynet node in this kernel; cells are Lua injected into a service (%help)"
+    help_links = [{"text": "skykernel magics", "url": "https://github.com/search?q=skykernel"}]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._setup_comms()
+        self.node: Node | None = None
+        self.target: int | None = None
+        self.default_target: int | None = None
+        self.syntax = LuaSyntax()
+        self.magics = Magics(self)
+        self._boot_lock: asyncio.Lock | None = None
+        self._cell_parent: Any = None
+        self._last_parent: Any = None
+        self._cell_running = False
+        self._interrupted = False
+        self._cell_task: asyncio.Task[Any] | None = None
+        self._main_thread = threading.get_ident()
+        self.session_key = f"kernel-{os.getpid()}"
+
+    # --- widgets in a wrapper kernel ---------------------------------------------------
+
+    def _setup_comms(self) -> None:
+        import comm
+
+        self.comm_manager = comm.get_comm_manager()
+        for msg_type in ("comm_open", "comm_msg", "comm_close"):
+            self.shell_handlers[msg_type] = getattr(self.comm_manager, msg_type)
+        try:
+            import ipywidgets
+
+            ipywidgets.register_comm_target()
+        except Exception:  # noqa: BLE001 - widgets are optional for plain cells
+            pass
+
+    def display(self, obj: Any) -> None:
+        """Publish a widget or any object with a mimebundle into the current cell."""
+        if hasattr(obj, "_repr_mimebundle_"):
+            data = obj._repr_mimebundle_()
+            if isinstance(data, tuple):
+                data = data[0]
+        else:
+            data = {"text/plain": str(obj)}
+        self.send_response(self.iopub_socket, "display_data", {"data": data, "metadata": {}})
+
+    # --- the node ----------------------------------------------------------------------
+
+    async def ensure_node(self) -> Node:
+        if self._boot_lock is None:
+            self._boot_lock = asyncio.Lock()
+        async with self._boot_lock:
+            if self.node is None or self.node.aborted:
+                await self.boot(None)
+        assert self.node is not None
+        return self.node
+
+    async def boot(self, config_path: str | None) -> Node:
+        """(Re)boot the node; the old one shuts down first."""
+        if self.node is not None:
+            await self.node.shutdown()
+        logger = Logger()
+        logger.sinks.append(self._on_log)
+        node = Node(notebook_config(config_path), logger=logger)
+        self.node = node
+        await node.start()
+        start = node.config.start
+        handle = node.handles.resolve(f".{start}") if start else None
+        if handle is None and start:
+            found = [s.handle for s in node.services() if s.name == start]
+            handle = found[0] if found else None
+        if handle is None:
+            handle = next((s.handle for s in reversed(node.services()) if s.kind == "snlua"), None)
+        self.default_target = handle
+        self.target = handle
+        return node
+
+    def resolve(self, text: str) -> int:
+        """An address from `:0000000b`, `.name` or bare hex; unknown ones list the services."""
+        assert self.node is not None
+        address = parse_address(text)
+        handle = self.node.handles.resolve(address)
+        if handle is None:
+            listing = ", ".join(
+                f"{s.address} {s.name}" for s in self.node.services() if s.kind == "snlua"
+            )
+            raise MagicError(f"no service at {text}; services: {listing}")
+        return handle
+
+    def current_target(self) -> int:
+        """The target, falling back to the default service if the target died."""
+        assert self.node is not None
+        if self.target is not None and self.node.handles.resolve(self.target) is not None:
+            return self.target
+        old = self.target
+        if self.default_target is not None and self.node.handles.resolve(self.default_target):
+            self.target = self.default_target
+            if old is not None and old != self.target:
+                self.stream(
+                    "stderr",
+                    f"target {format_address(old)} is gone; cells now run in the default "
+                    f"service {format_address(self.target)}\n",
+                )
+            return self.target
+        raise MagicError("no target service is alive; use %newservice and %use, or %boot")
+
+    # --- output ------------------------------------------------------------------------
+
+    def stream(self, name: str, text: str, parent: Any = None) -> None:
+        if not text:
+            return
+        if len(text) > MAX_OUTPUT:
+            cut = len(text) - MAX_OUTPUT
+            text = text[:MAX_OUTPUT] + f"\n... (output truncated: {cut} more characters)\n"
+        if parent is not None:
+            self.session.send(self.iopub_socket, "stream", {"name": name, "text": text},
+                              parent=parent, ident=self._topic("stream"))
+        else:
+            self.send_response(self.iopub_socket, "stream", {"name": name, "text": text})
+
+    def _on_log(self, line: LogLine) -> None:
+        """Log lines go to the running cell, else to the last cell's output (a live log)."""
+        if threading.get_ident() != self._main_thread:
+            loop = self._loop
+            if loop is not None:
+                loop.call_soon_threadsafe(self._on_log, line)
+            return
+        parent = self._cell_parent if self._cell_running else self._last_parent
+        if parent is None:
+            return
+        self.stream("stderr", f"{line}\n", parent)
+
+    @property
+    def _loop(self) -> asyncio.AbstractEventLoop | None:
+        try:
+            return asyncio.get_running_loop()
+        except RuntimeError:
+            return getattr(self, "_saved_loop", None)
+
+    def clear_output(self, wait: bool = False) -> None:
+        self.send_response(self.iopub_socket, "clear_output", {"wait": wait})
+
+    def result(self, text: str) -> None:
+        if len(text) > MAX_OUTPUT:
+            text = text[:MAX_OUTPUT] + f"\n... (truncated: {len(text) - MAX_OUTPUT} more characters)"
+        self.send_response(self.iopub_socket, "execute_result", {
+            "execution_count": self.execution_count,
+            "data": {"text/plain": text},
+            "metadata": {},
+        })
+
+    def error_reply(self, ename: str, evalue: str, traceback: list[str]) -> dict[str, Any]:
+        content = {"ename": ename, "evalue": evalue, "traceback": traceback}
+        self.send_response(self.iopub_socket, "error", content)
+        return {"status": "error", "execution_count": self.execution_count, **content}
+
+    # --- interrupts --------------------------------------------------------------------
+
+    def pre_handler_hook(self) -> None:
+        # SIGINT must not raise inside the event loop; it stops the running Lua (through
+        # the guard's hook) or the cell's wait instead.
+        self.saved_sigint_handler = signal.signal(signal.SIGINT, self._on_sigint)
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        self._interrupted = True
+        if self.node is not None:
+            self.node.interrupt()
+        task = self._cell_task
+        if task is not None and not task.done():
+            loop = self._loop
+            if loop is not None:
+                loop.call_soon_threadsafe(task.cancel)
+
+    # --- execution ---------------------------------------------------------------------
+
+    async def do_execute(self, code: str, silent: bool, store_history: bool = True,
+                         user_expressions: Any = None, allow_stdin: bool = False, *,
+                         cell_meta: Any = None, cell_id: Any = None) -> dict[str, Any]:
+        self._saved_loop = asyncio.get_running_loop()
+        await self.ensure_node()
+        self._cell_parent = self.get_parent()
+        self._last_parent = self._cell_parent
+        if store_history:
+            self.magics.record(self.execution_count, code)
+        self._cell_running = True
+        self._interrupted = False
+        self.payload: list[dict[str, Any]] = []
+        try:
+            for kind, body, arg in split_cell(code):
+                if kind == "lua":
+                    reply = await self.run_lua(body)
+                elif kind == "cell":
+                    reply = await self.magics.run_cell_magic(arg, body)
+                else:
+                    reply = await self.magics.run_line_magic(body)
+                if reply is not None:
+                    return reply
+        except MagicError as e:
+            return self.error_reply("MagicError", str(e), [f"MagicError: {e}"])
+        finally:
+            self._cell_running = False
+            if self.node is not None:
+                self.node.guard = False
+        return {"status": "ok", "execution_count": self.execution_count,
+                "payload": self.payload, "user_expressions": {}}
+
+    async def run_lua(self, source: str, address: int | None = None) -> dict[str, Any] | None:
+        """Inject `source` into the target; None on success, an error reply otherwise."""
+        node = self.node
+        assert node is not None
+        handle = address if address is not None else self.current_target()
+        node.monitor.clear_interrupt()
+        node.guard = True  # interruptible while the cell runs, full speed otherwise
+        source = self.syntax.as_expression(source)
+        self._cell_task = asyncio.ensure_future(
+            inject(node, handle, source, session=self.session_key, returns=True)
+        )
+        try:
+            result = await self._cell_task
+        except asyncio.CancelledError:
+            return self.error_reply("KeyboardInterrupt", "interrupted",
+                                    ["KeyboardInterrupt: the cell was interrupted"])
+        except Exception as e:  # noqa: BLE001 - a dead target, a refused call...
+            if self._interrupted:
+                return self.error_reply("KeyboardInterrupt", "interrupted",
+                                        ["KeyboardInterrupt: the cell was interrupted"])
+            return self.error_reply(type(e).__name__, str(e), [f"{type(e).__name__}: {e}"])
+        finally:
+            self._cell_task = None
+        output = result.output
+        if output and not output.endswith("\n"):
+            output += "\n"  # RUN joins printed lines; a stream wants each line ended
+        self.stream("stdout", output)
+        if not result.ok:
+            message = result.error or "error"
+            lines = clean_traceback(message)
+            ename = "KeyboardInterrupt" if "interrupted" in message.split("\n")[0] else "LuaError"
+            return self.error_reply(ename, lines[0] if lines else message, lines)
+        if result.values:
+            self.result("\t".join(result.values))
+        return None
+
+    async def do_is_complete(self, code: str) -> dict[str, Any]:
+        status = self.syntax.is_complete(code)
+        reply: dict[str, Any] = {"status": status}
+        if status == "incomplete":
+            reply["indent"] = "  "
+        return reply
+
+    async def do_complete(self, code: str, cursor_pos: int) -> dict[str, Any]:
+        return await self.magics.complete(code, cursor_pos)
+
+    async def do_inspect(self, code: str, cursor_pos: int, detail_level: int = 0,
+                         omit_sections: Any = ()) -> dict[str, Any]:
+        return await self.magics.inspect(code, cursor_pos)
+
+    async def do_history(self, hist_access_type: str, output: bool, raw: bool,
+                         session: Any = None, start: Any = None, stop: Any = None,
+                         n: Any = None, pattern: Any = None, unique: bool = False
+                         ) -> dict[str, Any]:
+        return {"status": "ok", "history": self.magics.history(hist_access_type, n, pattern)}
+
+    async def do_shutdown(self, restart: bool) -> dict[str, Any]:
+        if self.node is not None:
+            await self.node.shutdown()
+            self.node = None
+        return {"status": "ok", "restart": restart}
+
+
+def split_cell(code: str) -> list[tuple[str, str, str]]:
+    """Cut a cell into ('cell', body, magic line), ('line', magic) and ('lua', chunk) parts.
+
+    A line starting with `%` is never Lua, so magics and Lua mix freely; `%%` on the
+    first line makes the whole cell the magic's body.
+    """
+    stripped = code.lstrip("\n")
+    if stripped.startswith("%%"):
+        first, _, body = stripped.partition("\n")
+        return [("cell", body, first[2:].strip())]
+    parts: list[tuple[str, str, str]] = []
+    lua: list[str] = []
+    for line in code.splitlines():
+        if line.lstrip().startswith("%"):
+            if any(s.strip() for s in lua):
+                parts.append(("lua", "\n".join(lua), ""))
+            lua = [""] * (len(lua) + 1)  # keep line numbers of later Lua right
+            parts.append(("line", line.strip()[1:], ""))
+        else:
+            lua.append(line)
+    if any(s.strip() for s in lua):
+        parts.append(("lua", "\n".join(lua), ""))
+    return parts
+
+
+__all__ = ["MAGICS", "SkynetKernel", "split_cell"]

@@ -1,0 +1,300 @@
+"""Magics: the lines of a cell that start with `%` and talk to the node, not to Lua.
+
+Wherever a magic takes an address, `:0000000b`, `.name` and bare hex all work.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import contextlib
+import io
+import re
+import shlex
+import textwrap
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..node.handle import format_address
+from ..node.inject import inject
+
+if TYPE_CHECKING:
+    from .kernel import SkynetKernel
+
+
+class MagicError(Exception):
+    """A magic was misused; the message says how to use it."""
+
+
+MAGICS: dict[str, str] = {
+    "use": "%use ADDR|.name            run the next cells in this service",
+    "inject": "%%inject ADDR              run this one cell in another service",
+    "services": "%services                  list services (address, name, file, ...)",
+    "newservice": "%newservice NAME [args]    start a service (like skynet.newservice)",
+    "kill": "%kill ADDR                 kill a service (skynet.kill)",
+    "exit": "%exit [ADDR]               make a service exit (debug EXIT)",
+    "send": "%send ADDR PROTO args...   skynet.send from the target; args are Lua",
+    "call": "%call ADDR PROTO args...   skynet.call from the target; shows the reply",
+    "service": "%%service NAME             save the cell as service/NAME.lua",
+    "module": "%%module NAME              save the cell as lualib/NAME.lua",
+    "codecache": "%codecache [mode X|clear|purge]  the code cache and its generations",
+    "log": "%log [N]                   the last N log lines (default 20)",
+    "console": "%console CMD...            a debug-console command against this node",
+    "python": "%%python                   run the cell as Python (node, kernel in scope)",
+    "boot": "%boot [CONFIG]             reboot the node (from a skynet config file)",
+    "help": "%help                      this list",
+}
+
+
+class Magics:
+    def __init__(self, kernel: SkynetKernel) -> None:
+        self.kernel = kernel
+        self._history: list[tuple[int, int, str]] = []
+        self.python_ns: dict[str, Any] = {"asyncio": asyncio}
+
+    # --- dispatch ----------------------------------------------------------------------
+
+    async def run_line_magic(self, line: str) -> dict[str, Any] | None:
+        name, _, rest = line.strip().partition(" ")
+        method = getattr(self, f"line_{name}", None)
+        if method is None:
+            raise MagicError(f"unknown magic %{name}; magics:\n" + "\n".join(MAGICS.values()))
+        return await method(rest.strip())
+
+    async def run_cell_magic(self, line: str, body: str) -> dict[str, Any] | None:
+        name, _, rest = line.strip().partition(" ")
+        method = getattr(self, f"cell_{name}", None)
+        if method is None:
+            raise MagicError(f"unknown cell magic %%{name}; magics:\n" + "\n".join(MAGICS.values()))
+        return await method(rest.strip(), body)
+
+    @property
+    def node(self):
+        return self.kernel.node
+
+    def _print(self, text: str) -> None:
+        self.kernel.stream("stdout", text if text.endswith("\n") else text + "\n")
+
+    # --- line magics -------------------------------------------------------------------
+
+    async def line_help(self, rest: str) -> None:
+        """Shown in the pager, like `?` in other kernels."""
+        self.kernel.payload.append({
+            "source": "page", "start": 0,
+            "data": {"text/plain": "skykernel magics\n\n" + "\n".join(MAGICS.values())},
+        })
+
+    async def line_use(self, rest: str) -> None:
+        if not rest:
+            raise MagicError("usage: %use ADDR|.name")
+        handle = self.kernel.resolve(rest)
+        self.kernel.target = handle
+        svc = self.node.handles.services[handle]
+        self._print(f"cells now run in {format_address(handle)} ({svc.name})")
+
+    async def line_services(self, rest: str) -> None:
+        rows = [("address", "name", "file", "gen", "mqlen", "memory", "messages")]
+        for s in self.node.services():
+            main = next((f for f in s.generations if f.endswith(f"/{s.name}.lua")
+                         or f.endswith(f"/{s.name}/init.lua")), "")
+            gen = str(s.generations.get(main, "")) if main else ""
+            mem = f"{s.memory / 1024:.1f} KB" if s.memory else ""
+            names = " ".join(s.names)
+            rows.append((s.address, f"{s.name} {names}".strip(), main, gen, str(s.mqlen), mem,
+                         str(s.messages)))
+        self._print(_table(rows))
+
+    async def line_newservice(self, rest: str) -> None:
+        args = shlex.split(rest)
+        if not args:
+            raise MagicError("usage: %newservice NAME [args]")
+        try:
+            handle = await self.node.newservice(*args)
+        except Exception as e:  # noqa: BLE001
+            raise MagicError(f"newservice {args[0]} failed: {e} (see the log above)") from None
+        self._print(f"{format_address(handle)} {args[0]}")
+
+    async def line_kill(self, rest: str) -> None:
+        handle = self.kernel.resolve(rest)
+        self.node.kill(handle)
+        await self.node.wait_idle()
+        self._print(f"killed {format_address(handle)}")
+
+    async def line_exit(self, rest: str) -> None:
+        handle = self.kernel.resolve(rest) if rest else self.kernel.current_target()
+        self.node.send(handle, "debug", "EXIT")
+        await self.node.wait_idle()
+
+    async def _from_target(self, what: str, rest: str) -> dict[str, Any] | None:
+        parts = rest.split(None, 2)
+        if len(parts) < 2:
+            raise MagicError(f"usage: %{what} ADDR PROTO [lua args]")
+        handle = self.kernel.resolve(parts[0])
+        args = f", {parts[2]}" if len(parts) > 2 else ""
+        verb = "return" if what == "call" else ""
+        src = (f"local skynet = require 'skynet'\n"
+               f"{verb} skynet.{what}({handle}, {parts[1]!r}{args})")
+        return await self.kernel.run_lua(src)
+
+    async def line_send(self, rest: str) -> dict[str, Any] | None:
+        return await self._from_target("send", rest)
+
+    async def line_call(self, rest: str) -> dict[str, Any] | None:
+        return await self._from_target("call", rest)
+
+    async def line_log(self, rest: str) -> None:
+        n = int(rest) if rest.strip().isdigit() else 20
+        self._print("\n".join(str(line) for line in self.node.logger.tail(n)) or "(no log)")
+
+    async def line_boot(self, rest: str) -> None:
+        await self.kernel.boot(rest or None)
+        self._print(f"node booted; cells run in {format_address(self.kernel.target or 0)}")
+
+    async def line_codecache(self, rest: str) -> None:
+        cache = self.node.codecache
+        words = rest.split()
+        if words[:1] == ["mode"]:
+            mode = words[1].upper() if len(words) > 1 else ""
+            src = "return require('skynet.core').codecache_mode(" + (f"{mode!r}" if mode else "") + ")"
+            await self.kernel.run_lua(src)
+            return
+        if words[:1] == ["clear"]:
+            self._print(f"code cache cleared: generation {cache.clear()} starts")
+            return
+        if words[:1] == ["purge"]:
+            from ..node.generations import purge
+
+            self._print(purge(self.node).describe())
+            return
+        rows = [("generation", "files", "bytes")]
+        for number, gen in sorted(cache.generations.items()):
+            rows.append((str(number), str(len(gen.chunks)), str(gen.bytes)))
+        self._print(_table(rows))
+
+    async def line_console(self, rest: str) -> None:
+        from ..node.console import run_command
+
+        self._print(await run_command(self.node, rest))
+
+    # --- cell magics -------------------------------------------------------------------
+
+    async def cell_inject(self, rest: str, body: str) -> dict[str, Any] | None:
+        if not rest:
+            raise MagicError("usage: %%inject ADDR")
+        return await self.kernel.run_lua(body, self.kernel.resolve(rest))
+
+    def _save(self, folder: str, name: str, body: str) -> Path:
+        if not re.fullmatch(r"[A-Za-z_][\w.]*", name or ""):
+            raise MagicError(f"usage: %%{'service' if folder == 'service' else 'module'} NAME"
+                             " (a Lua name, dots for folders)")
+        path = Path(folder, *name.split(".")).with_suffix(".lua")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(body if body.endswith("\n") else body + "\n")
+        return path
+
+    async def cell_service(self, rest: str, body: str) -> None:
+        path = self._save("service", rest, body)
+        self._print(f"saved {path}; start it with %newservice {rest}")
+
+    async def cell_module(self, rest: str, body: str) -> None:
+        path = self._save("lualib", rest, body)
+        self._print(f"saved {path}; require \"{rest}\" loads it")
+
+    async def cell_python(self, rest: str, body: str) -> dict[str, Any] | None:
+        ns = self.python_ns
+        ns.update(node=self.node, kernel=self.kernel, display=self.kernel.display,
+                  clear_output=self.kernel.clear_output)
+        out = io.StringIO()
+        try:
+            code = compile(textwrap.dedent(body), "<cell>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+            with contextlib.redirect_stdout(out):
+                result = eval(code, ns)  # noqa: S307 - the user's own cell
+                if asyncio.iscoroutine(result):
+                    await result
+        except Exception as e:  # noqa: BLE001
+            self.kernel.stream("stdout", out.getvalue())
+            import traceback
+
+            tb = traceback.format_exception(e)
+            return self.kernel.error_reply(type(e).__name__, str(e), tb)
+        self.kernel.stream("stdout", out.getvalue())
+        return None
+
+    # --- completion, inspection, history ----------------------------------------------
+
+    async def complete(self, code: str, cursor_pos: int) -> dict[str, Any]:
+        before = code[:cursor_pos]
+        line = before.rsplit("\n", 1)[-1]
+        matches: list[str] = []
+        start = cursor_pos
+        m_magic = re.match(r"^\s*(%%?)(\w*)$", line)
+        m_use = re.match(r"^\s*%(use|kill|exit|inject|%inject)\s+(\S*)$", line)
+        if m_magic:
+            prefix = m_magic.group(2)
+            matches = [m_magic.group(1) + n for n in MAGICS if n.startswith(prefix)]
+            start = cursor_pos - len(prefix) - len(m_magic.group(1))
+        elif m_use and self.node is not None:
+            prefix = m_use.group(2)
+            for s in self.node.services():
+                for cand in (s.address, *s.names):
+                    if cand.startswith(prefix):
+                        matches.append(cand)
+            start = cursor_pos - len(prefix)
+        else:
+            word = re.search(r"[\w.:]*$", line).group(0)
+            names, offset = await self._complete_lua(word)
+            matches = names
+            start = cursor_pos - len(word) + offset
+        return {"status": "ok", "matches": matches, "cursor_start": start,
+                "cursor_end": cursor_pos, "metadata": {}}
+
+    async def _complete_lua(self, word: str) -> tuple[list[str], int]:
+        node = await self.kernel.ensure_node()
+        src = (f"local c = require 'skykernel.complete'\n"
+               f"local names, offset = c.names(_ENV, {word!r})\n"
+               f"print(offset) print(names)")
+        try:
+            result = await inject(node, self.kernel.current_target(), src,
+                                  session=self.kernel.session_key, returns=False)
+        except Exception:  # noqa: BLE001 - completion must never break the kernel
+            return [], 0
+        if not result.ok:
+            return [], 0
+        first, _, rest = result.output.partition("\n")
+        names = [n for n in rest.splitlines() if n]
+        return names, int(first or 0)
+
+    async def inspect(self, code: str, cursor_pos: int) -> dict[str, Any]:
+        before = code[:cursor_pos]
+        after = re.match(r"[\w]*", code[cursor_pos:]).group(0)
+        word = (re.search(r"[\w.:]*$", before).group(0) + after).replace(":", ".")
+        if not word:
+            return {"status": "ok", "found": False, "data": {}, "metadata": {}}
+        node = await self.kernel.ensure_node()
+        src = f"print(require('skykernel.complete').describe(_ENV, {word!r}))"
+        try:
+            result = await inject(node, self.kernel.current_target(), src,
+                                  session=self.kernel.session_key, returns=False)
+        except Exception:  # noqa: BLE001
+            return {"status": "ok", "found": False, "data": {}, "metadata": {}}
+        found = result.ok and not result.output.rstrip().endswith(": nil")
+        data = {"text/plain": result.output.rstrip()} if found else {}
+        return {"status": "ok", "found": found, "data": data, "metadata": {}}
+
+    def record(self, count: int, code: str) -> None:
+        self._history.append((0, count, code))
+
+    def history(self, kind: str, n: int | None, pattern: str | None) -> list[tuple[int, int, str]]:
+        items = self._history
+        if kind == "search" and pattern:
+            rx = re.compile(re.escape(pattern).replace(r"\*", ".*").replace(r"\?", "."))
+            items = [h for h in items if rx.fullmatch(h[2]) or rx.search(h[2])]
+        if n:
+            items = items[-n:]
+        return list(items)
+
+
+def _table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+                     for r in rows)

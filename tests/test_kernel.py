@@ -1,0 +1,203 @@
+"""The kernel over real ZeroMQ: cells, magics, errors, logs, interrupts, bad input."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jupyter_client.manager import start_new_kernel
+
+
+@pytest.fixture(scope="module")
+def kernel(tmp_path_factory: pytest.TempPathFactory):
+    cwd = tmp_path_factory.mktemp("kernel")
+    km, kc = start_new_kernel(kernel_name="skynet", cwd=str(cwd))
+    kc.cwd = Path(cwd)  # type: ignore[attr-defined]
+    kc._km = km  # type: ignore[attr-defined]
+    try:
+        yield kc
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def run(kc: Any, code: str, timeout: float = 60) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Execute; return the reply content and the iopub messages of that request."""
+    msg_id = kc.execute(code)
+    reply = kc.get_shell_msg(timeout=timeout)
+    while reply["parent_header"].get("msg_id") != msg_id:
+        reply = kc.get_shell_msg(timeout=timeout)
+    outputs = []
+    while True:
+        msg = kc.get_iopub_msg(timeout=timeout)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            break
+        outputs.append(msg)
+    return reply["content"], outputs
+
+
+def text(outputs: list[dict[str, Any]], name: str = "stdout") -> str:
+    return "".join(m["content"]["text"] for m in outputs
+                   if m["msg_type"] == "stream" and m["content"]["name"] == name)
+
+
+def result(outputs: list[dict[str, Any]]) -> str | None:
+    for m in outputs:
+        if m["msg_type"] == "execute_result":
+            return m["content"]["data"]["text/plain"]
+    return None
+
+
+def test_first_cell_runs_in_the_default_service(kernel):
+    reply, out = run(kernel, 'print("hi", nil, 1)\nreturn require("skynet").self()')
+    assert reply["status"] == "ok"
+    assert text(out) == "hi\tnil\t1\n"
+    assert result(out) is not None and int(result(out)) > 0
+
+
+def test_variables_persist_between_cells(kernel):
+    run(kernel, "counter = 41")
+    reply, out = run(kernel, "counter = counter + 1\nreturn counter")
+    assert result(out) == "42"
+
+
+def test_tables_are_pretty_printed_and_cycles_marked(kernel):
+    _, out = run(kernel, "local t = {1, 2, x = 'y'}\nt.self = t\nreturn t")
+    shown = result(out)
+    assert shown.startswith("{ 1, 2, ")
+    assert "self = <cycle: table:" in shown
+    assert 'x = "y"' in shown
+
+
+def test_syntax_error_names_the_line(kernel):
+    reply, out = run(kernel, "local a = 1\nlocal = 2")
+    assert reply["status"] == "error"
+    assert ":2:" in reply["evalue"]
+
+
+def test_runtime_error_keeps_the_service_serving(kernel):
+    reply, _ = run(kernel, "local t = nil\nreturn t.x")
+    assert reply["status"] == "error"
+    assert reply["ename"] == "LuaError"
+    assert "attempt to index" in reply["evalue"]
+    assert not any("runtime/lualib" in line for line in reply["traceback"])
+    _, out = run(kernel, "return 'still here'")
+    assert result(out) == '"still here"'
+
+
+def test_cells_may_call_and_sleep(kernel):
+    reply, out = run(kernel, "local skynet = require 'skynet'\n"
+                             "skynet.sleep(5)\n"
+                             "return skynet.call('.launcher', 'lua', 'LIST') ~= nil")
+    assert reply["status"] == "ok", reply
+    assert result(out) == "true"
+
+
+def test_log_lines_reach_the_cell_as_stderr(kernel):
+    _, out = run(kernel, "require('skynet').error('a log line')")
+    assert "] a log line" in text(out, "stderr")
+
+
+def test_unknown_magic_lists_the_magics(kernel):
+    reply, _ = run(kernel, "%frobnicate")
+    assert reply["status"] == "error"
+    assert "unknown magic %frobnicate" in reply["evalue"]
+    assert "%use" in reply["evalue"]
+
+
+def test_use_of_an_unknown_address_lists_services(kernel):
+    reply, _ = run(kernel, "%use :00abcdef")
+    assert reply["status"] == "error"
+    assert "no service at :00abcdef" in reply["evalue"]
+    assert "launcher" in reply["evalue"]
+
+
+def test_service_magic_newservice_use_and_target_death(kernel):
+    run(kernel, "%%service counter\n"
+                "local skynet = require 'skynet'\n"
+                "local CMD = {}\n"
+                "local n = 0\n"
+                "function CMD.inc() n = n + 1 return n end\n"
+                "skynet.start(function()\n"
+                "  skynet.dispatch('lua', function(_, _, cmd, ...)\n"
+                "    skynet.ret(skynet.pack(CMD[cmd](...)))\n"
+                "  end)\n"
+                "end)\n")
+    assert (kernel.cwd / "service" / "counter.lua").exists()
+    reply, out = run(kernel, "%newservice counter")
+    assert reply["status"] == "ok", reply
+    address = text(out).split()[0]
+    assert address.startswith(":")
+    _, out = run(kernel, f"%call {address} lua 'inc'")
+    assert result(out) == "1"
+    for form in (address, address.lstrip(":0") or "0"):
+        reply, out = run(kernel, f"%use {form}")
+        assert reply["status"] == "ok", reply
+    _, out = run(kernel, "return _P.lua.CMD.inc()")
+    assert result(out) == "2"
+    run(kernel, f"%kill {address}")
+    reply, out = run(kernel, "return 'after'")
+    assert reply["status"] == "ok"
+    assert "is gone" in text(out, "stderr")
+    assert result(out) == '"after"'
+
+
+def test_big_output_is_truncated_and_kernel_stays_responsive(kernel):
+    reply, out = run(kernel, "print(string.rep('x', 10 * 1024 * 1024))")
+    assert reply["status"] == "ok"
+    shown = text(out)
+    assert len(shown) < 2_000_000
+    assert "output truncated" in shown
+    _, out = run(kernel, "return 1")
+    assert result(out) == "1"
+
+
+def test_non_utf8_output_is_replaced(kernel):
+    reply, out = run(kernel, "print('a\\xff\\xfeb')")
+    assert reply["status"] == "ok"
+    assert text(out) == "a\ufffd\ufffdb\n"
+
+
+def test_python_cell_sees_the_node(kernel):
+    _, out = run(kernel, "%%python\nprint(sorted(s.name for s in node.services())[:3])")
+    assert "bootstrap" not in text(out)
+    assert "[" in text(out)
+
+
+def test_interrupt_a_pure_lua_loop(kernel):
+    msg_id = kernel.execute("while true do end")
+    time.sleep(1.0)
+    _interrupt(kernel)
+    reply = _reply(kernel, msg_id)
+    assert reply["status"] == "error"
+    assert reply["ename"] == "KeyboardInterrupt"
+    _, out = run(kernel, "return 'alive'")
+    assert result(out) == '"alive"'
+
+
+def test_interrupt_during_a_call(kernel):
+    # DATACENTER answers WAIT only once the key is set: never, here.
+    msg_id = kernel.execute("local skynet = require 'skynet'\n"
+                            "skynet.call('DATACENTER', 'lua', 'WAIT', 'never-set')")
+    time.sleep(1.0)
+    _interrupt(kernel)
+    reply = _reply(kernel, msg_id)
+    assert reply["status"] == "error"
+    _, out = run(kernel, "return 'alive'")
+    assert result(out) == '"alive"'
+
+
+def _interrupt(kc: Any) -> None:
+    km = kc._km  # set by the fixture below
+    km.interrupt_kernel()
+
+
+def _reply(kc: Any, msg_id: str) -> dict[str, Any]:
+    while True:
+        reply = kc.get_shell_msg(timeout=60)
+        if reply["parent_header"].get("msg_id") == msg_id:
+            return reply["content"]
