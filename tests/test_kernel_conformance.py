@@ -38,8 +38,8 @@ class SkynetKernelTests(jupyter_kernel_test.KernelTests):
     code_display_data = [
         {"code": "%%python\ndisplay('shown')", "mime": "text/plain"},
     ]
-    code_history_pattern = "1?2*"
-    supported_history_operations = ("tail", "search")
+    code_history_pattern = "6 ?*"
+    supported_history_operations = ("tail", "range", "search")
     code_inspect_sample = "print"
     code_clear_output = "%%python\nclear_output()"
 

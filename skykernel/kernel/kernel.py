@@ -200,6 +200,7 @@ class SkynetKernel(Kernel):
     def result(self, text: str) -> None:
         if len(text) > MAX_OUTPUT:
             text = text[:MAX_OUTPUT] + f"\n... (truncated: {len(text) - MAX_OUTPUT} more characters)"
+        self.magics.record_output(text)
         self.send_response(self.iopub_socket, "execute_result", {
             "execution_count": self.execution_count,
             "data": {"text/plain": text},
@@ -315,7 +316,9 @@ class SkynetKernel(Kernel):
                          session: Any = None, start: Any = None, stop: Any = None,
                          n: Any = None, pattern: Any = None, unique: bool = False
                          ) -> dict[str, Any]:
-        return {"status": "ok", "history": self.magics.history(hist_access_type, n, pattern)}
+        history = self.magics.history(hist_access_type, output, n, pattern, session, start,
+                                      stop, unique)
+        return {"status": "ok", "history": history}
 
     async def do_shutdown(self, restart: bool) -> dict[str, Any]:
         if self.node is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import contextlib
+import fnmatch
 import io
 import re
 import shlex
@@ -20,6 +21,10 @@ from ..node.inject import inject
 
 if TYPE_CHECKING:
     from .kernel import SkynetKernel
+
+
+#: History is kept per kernel process; this is its session number.
+HISTORY_SESSION = 1
 
 
 class MagicError(Exception):
@@ -282,16 +287,33 @@ class Magics:
         return {"status": "ok", "found": found, "data": data, "metadata": {}}
 
     def record(self, count: int, code: str) -> None:
-        self._history.append((0, count, code))
+        self._history.append([HISTORY_SESSION, count, code, ""])
 
-    def history(self, kind: str, n: int | None, pattern: str | None) -> list[tuple[int, int, str]]:
+    def record_output(self, text: str) -> None:
+        if self._history:
+            self._history[-1][3] = text
+
+    def history(self, kind: str, output: bool, n: int | None, pattern: str | None,
+                session: int | None, start: int | None, stop: int | None,
+                unique: bool) -> list[tuple[Any, ...]]:
+        """This kernel session's cells, for tail, range and glob search requests."""
         items = self._history
-        if kind == "search" and pattern:
-            rx = re.compile(re.escape(pattern).replace(r"\*", ".*").replace(r"\?", "."))
-            items = [h for h in items if rx.fullmatch(h[2]) or rx.search(h[2])]
-        if n:
+        if kind == "range":
+            items = [h for h in items if (session in (None, 0, h[0]))
+                     and (start is None or h[1] >= start) and (stop is None or h[1] < stop)]
+        elif kind == "search":
+            items = [h for h in items if fnmatch.fnmatchcase(h[2], pattern or "*")]
+            if unique:
+                seen: dict[str, list[Any]] = {}
+                for h in items:
+                    seen.pop(h[2], None)
+                    seen[h[2]] = h
+                items = list(seen.values())
+        if n and kind != "range":
             items = items[-n:]
-        return list(items)
+        if output:
+            return [(h[0], h[1], (h[2], h[3])) for h in items]
+        return [(h[0], h[1], h[2]) for h in items]
 
 
 def _table(rows: list[tuple[str, ...]]) -> str:
