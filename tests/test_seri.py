@@ -196,6 +196,20 @@ def test_table_keys_and_multiple_values(lua: LuaRuntime) -> None:
     assert lua.eval(b"seri.packstring")(1, b"a") == b"\x0a\x01\x0ca"
 
 
+@pytest.mark.parametrize(
+    "build",
+    [
+        "for i = 10, 1, -1 do t[i] = i end",  # array slots land in the hash part
+        "for i = 1, 10 do t[i] = i end",
+        "t.x = 0 for i = 1, 10 do t[i] = i end t.x = nil",
+        "for i = 1, 12 do t[i] = i end t[11] = nil t[12] = nil",
+    ],
+)
+def test_array_slots_pack_once(lua: LuaRuntime, build: str) -> None:
+    wire = lpack(lua, f"(function() local t = {{}} {build} t.x = 1 return t end)()")
+    assert wire == bytes([6 | 10 << 3]) + pyseri.pack(*range(1, 11), b"x", 1) + b"\x00"
+
+
 def test_shared_references_pack_twice(lua: LuaRuntime) -> None:
     wire = lua.eval(b"function() local s = {1} return seri.pack({s, s}) end")()
     assert wire == bytes.fromhex("16 0e0a0100 0e0a0100 00")
@@ -309,6 +323,18 @@ def test_invalid_streams(lua: LuaRuntime, wire: bytes) -> None:
         pyseri.unpack(wire)
     with pytest.raises(LuaError, match="^Invalid serialize stream"):
         lua.eval(b"seri.unpack")(wire)
+
+
+def test_deep_stream_errors_cleanly(lua: LuaRuntime) -> None:
+    """Streams nest without the pack-side limit; too deep must fail as an error, not a crash."""
+    deep = lua.eval(b"function(w) local t = seri.unpack(w); return t[1][1][1] ~= nil end")
+    assert deep(b"\x0e" * 10_000 + b"\x00" * 10_001) is True
+    wire = b"\x0e" * 1_000_000 + b"\x00" * 1_000_001
+    with pytest.raises(ValueError, match="^Invalid serialize stream"):
+        pyseri.unpack(wire)
+    with pytest.raises(LuaError, match="stack overflow"):
+        deep(wire)
+    assert lpack(lua, "{1,2,x=3}") == OBSERVED[0][2]
 
 
 def test_truncating_any_pack_fails(lua: LuaRuntime) -> None:

@@ -66,7 +66,7 @@ def _array_size(d: dict) -> int:
     return n
 
 
-def _pack_table(out: bytearray, items: list | tuple, pairs: Any, depth: int) -> None:
+def _pack_table(out: bytearray, items: list | tuple, pairs: list[tuple], depth: int) -> None:
     if depth > MAX_DEPTH and (items or pairs):
         raise ValueError("serialize can't pack too depth table")
     n = len(items)
@@ -99,7 +99,7 @@ def _pack_one(out: bytearray, v: Any, depth: int) -> None:
     elif isinstance(v, str):
         _pack_str(out, v.encode())
     elif isinstance(v, (list, tuple)):
-        _pack_table(out, v, (), depth + 1)
+        _pack_table(out, v, [], depth + 1)
     elif isinstance(v, dict):
         n = _array_size(v)
         items = [v[i] for i in range(1, n + 1)]
@@ -184,6 +184,9 @@ def unpack(data: bytes | bytearray | memoryview) -> tuple:
     """Unpack every value in data, as skynet.unpack(msg, sz) does."""
     r = _Reader(bytes(data))
     out = []
-    while r.pos < len(r.data):
-        out.append(r.value())
+    try:
+        while r.pos < len(r.data):
+            out.append(r.value())
+    except RecursionError:
+        raise ValueError("Invalid serialize stream (tables nested too deep)") from None
     return tuple(out)

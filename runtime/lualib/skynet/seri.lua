@@ -12,12 +12,6 @@ local char, sbyte, ssub, spack, sunpack = string.char, string.byte, string.sub, 
 local concat, tunpack = table.concat, table.unpack
 
 local MAX_DEPTH = 32
-local KEEP = 256 -- largest piece count whose buffer is kept for the next pack
-
--- One shared piece buffer: packing never runs user code (raw access only) or yields,
--- so calls cannot interleave, and reuse saves regrowing a table per pack. It is
--- dropped after a big pack or a long string so it never pins much memory.
-local buf, dirty = {}, false
 
 -- Header bytes as strings, made on first use (at most 256 each, usually a dozen):
 -- a table hit is several times cheaper than calling string.char.
@@ -31,83 +25,90 @@ end
 local B = cache(char)
 local U8 = cache(function(i) return char(10, i) end)
 
+-- A piece buffer kept between packs saves regrowing a table each time. A pack takes
+-- it (a pack nested in a __gc finalizer then gets a fresh one) and returns it only
+-- when small, so it never pins much memory.
+local spare = {}
+
 local pack_value
 
 -- Like skynet, a table at level `depth` packs its items at `depth`; an item deeper than
 -- MAX_DEPTH fails, so 32 nested tables pack and a 33rd level fails once it holds anything.
-local function pack_table(n, t, depth)
+local function pack_table(b, n, t, depth)
 	local asize = rawlen(t)
 	if depth > MAX_DEPTH and (asize > 0 or next(t) ~= nil) then
 		error("serialize can't pack too depth table", 0)
 	end
 	if asize < 31 then
 		n = n + 1
-		buf[n] = B[6 + asize * 8]
+		b[n] = B[6 + asize * 8]
 	else
-		buf[n + 1] = "\254"
-		n = pack_value(n + 1, asize, depth)
+		b[n + 1] = "\254"
+		n = pack_value(b, n + 1, asize, depth)
 	end
 	local raw = getmetatable(t) ~= nil -- without a metatable t[i] is raw, and cheaper
 	for i = 1, asize do
 		local v
 		if raw then v = rawget(t, i) else v = t[i] end
-		if mtype(v) == "integer" and v > 0 and v < 0x100 then
+		if mtype(v) == "integer" and v > 0 and v < 0x100 then -- small integer, inlined
 			n = n + 1
-			buf[n] = U8[v]
+			b[n] = U8[v]
 		else
-			n = pack_value(n, v, depth)
+			n = pack_value(b, n, v, depth)
 		end
 	end
+	local ai = 1 -- array slots come first and in order when they sit in the array part
 	for k, v in next, t do
-		local tk = type(k)
-		if tk == "string" and #k < 32 then -- the usual key, inlined
-			buf[n + 1] = B[4 + #k * 8]
+		local tk = k == ai and ai <= asize or type(k)
+		if tk == true then
+			ai = ai + 1
+		elseif tk == "string" and #k < 32 then -- the usual key, inlined
+			b[n + 1] = B[4 + #k * 8]
 			n = n + 2
-			buf[n] = k
-			n = pack_value(n, v, depth)
+			b[n] = k
+			n = pack_value(b, n, v, depth)
 		elseif not (tk == "number" and k >= 1 and k <= asize and k % 1 == 0) then
-			n = pack_value(pack_value(n, k, depth), v, depth)
+			n = pack_value(b, pack_value(b, n, k, depth), v, depth)
 		end -- else an array slot, already packed (float keys are never integral)
 	end
 	n = n + 1
-	buf[n] = "\0"
+	b[n] = "\0"
 	return n
 end
 
--- Appends v after buf[n]; returns the new last index.
-function pack_value(n, v, depth)
+-- Appends v after b[n]; returns the new last index.
+function pack_value(b, n, v, depth)
 	local tv = type(v)
 	n = n + 1
 	if tv == "string" then
 		local len = #v
 		if len < 32 then
-			buf[n] = B[4 + len * 8]
+			b[n] = B[4 + len * 8]
 		else
-			dirty = true
-			buf[n] = len < 0x10000 and spack("<BI2", 21, len) or spack("<BI4", 37, len)
+			b[n] = len < 0x10000 and spack("<BI2", 21, len) or spack("<BI4", 37, len)
 		end
 		n = n + 1
-		buf[n] = v
+		b[n] = v
 	elseif tv == "number" then
 		if mtype(v) == "float" then
-			buf[n] = spack("<Bd", 66, v)
+			b[n] = spack("<Bd", 66, v)
 		elseif v == 0 then
-			buf[n] = "\2"
+			b[n] = "\2"
 		elseif v > 0 and v < 0x100 then
-			buf[n] = U8[v]
+			b[n] = U8[v]
 		elseif v > 0 and v < 0x10000 then
-			buf[n] = char(18, v & 0xff, v >> 8)
+			b[n] = char(18, v & 0xff, v >> 8)
 		elseif v >= -0x80000000 and v <= 0x7fffffff then
-			buf[n] = spack("<Bi4", 34, v)
+			b[n] = spack("<Bi4", 34, v)
 		else
-			buf[n] = spack("<Bi8", 50, v)
+			b[n] = spack("<Bi8", 50, v)
 		end
 	elseif tv == "table" then
-		return pack_table(n - 1, v, depth + 1)
+		return pack_table(b, n - 1, v, depth + 1)
 	elseif tv == "boolean" then
-		buf[n] = v and "\9" or "\1"
+		b[n] = v and "\9" or "\1"
 	elseif v == nil then
-		buf[n] = "\0"
+		b[n] = "\0"
 	else
 		error("Unsupport type " .. tv .. " to serialize", 0)
 	end
@@ -115,19 +116,20 @@ function pack_value(n, v, depth)
 end
 
 local function pack(...)
-	local count = select("#", ...)
-	local n = 0
+	local b = spare or {}
+	spare = nil
+	local count, n = select("#", ...), 0
 	if count == 1 then
-		n = pack_value(0, (...), 0)
+		n = pack_value(b, 0, (...), 0)
 	elseif count > 1 then
 		local args = { ... }
 		for i = 1, count do
-			n = pack_value(n, args[i], 0)
+			n = pack_value(b, n, args[i], 0)
 		end
 	end
-	local s = concat(buf, "", 1, n)
-	if dirty or n > KEEP then
-		buf, dirty = {}, false
+	local s = concat(b, "", 1, n)
+	if n <= 256 and #s <= 4096 then
+		spare = b
 	end
 	return s
 end
@@ -162,13 +164,9 @@ local function unpack_value(s, pos)
 			if hi then
 				return lo | hi << 8, pos + 3
 			end
-		elseif c == 4 then
-			if pos + 4 <= #s then
-				return sunpack("<i4", s, pos + 1)
-			end
-		elseif c == 6 or c == 8 then
-			if pos + 8 <= #s then
-				return sunpack(c == 6 and "<i8" or "<d", s, pos + 1)
+		elseif c == 4 or c == 6 or c == 8 then
+			if pos + (c == 4 and 4 or 8) <= #s then
+				return sunpack(c == 4 and "<i4" or c == 6 and "<i8" or "<d", s, pos + 1)
 			end
 		else
 			invalid(pos, "bad number cookie " .. c)
@@ -184,7 +182,14 @@ local function unpack_value(s, pos)
 			end
 			asize, pos = unpack_value(s, pos)
 		end
-		local tab, k, v = {}, nil, nil
+		local tab, k, v -- small arrays sized by a constructor: no regrowth while filling
+		if asize == 0 or asize > 8 then
+			tab = {}
+		elseif asize <= 4 then
+			tab = { nil, nil, nil, nil }
+		else
+			tab = { nil, nil, nil, nil, nil, nil, nil, nil }
+		end
 		for i = 1, asize do
 			local ih, b = sbyte(s, pos, pos + 1)
 			if ih == 10 and b then -- small integer, inlined
@@ -218,14 +223,10 @@ local function unpack_value(s, pos)
 	elseif t == 0 then
 		return nil, pos + 1
 	elseif t == 5 then
-		local len, p
-		if c == 2 and pos + 2 <= #s then
-			len, p = sunpack("<I2", s, pos + 1)
-		elseif c == 4 and pos + 4 <= #s then
-			len, p = sunpack("<I4", s, pos + 1)
-		else
+		if (c ~= 2 and c ~= 4) or pos + c > #s then
 			invalid(pos, "bad long string header")
 		end
+		local len, p = sunpack(c == 2 and "<I2" or "<I4", s, pos + 1)
 		local e = p + len - 1
 		if e > #s then
 			invalid(pos, "truncated string")
@@ -246,7 +247,7 @@ local function unpack(s, sz)
 	if s == nil then
 		return
 	end
-	if sz and sz < #s then
+	if sz and sz < #s then -- a prefix of the string is the stream
 		s = ssub(s, 1, sz)
 	end
 	local len = #s
