@@ -71,6 +71,15 @@ local handler_count = setmetatable({}, { __mode = "k" })
 
 local exited = false
 
+-- skynet.coroutine's inner coroutines map to the skynet thread that resumed them: a
+-- session belongs to that thread, which is what the dispatcher resumes.
+local coroutine_roots = setmetatable({}, { __mode = "kv" })
+skynet.coroutine_roots = coroutine_roots
+local function running_thread()
+	local co = coroutine_running()
+	return coroutine_roots[co] or co
+end
+
 ----- logging of failures, in skynet's words
 
 local function log_call_error(source, session, sz, err)
@@ -109,7 +118,7 @@ end
 local suspend
 
 local function dispatch_wakeup()
-	while true do
+	while not exited do
 		local token = table_remove(wakeup_queue, 1)
 		if token == nil then
 			return
@@ -124,7 +133,7 @@ local function dispatch_wakeup()
 end
 
 local function dispatch_error_queue()
-	while true do
+	while not exited do
 		local session = table_remove(error_queue, 1)
 		if session == nil then
 			return
@@ -163,7 +172,7 @@ end
 
 local function dispatch_forks()
 	local q = fork_queue
-	while q.h <= q.t do
+	while q.h <= q.t and not exited do
 		local h = q.h
 		local co = q[h]
 		q[h] = nil
@@ -271,6 +280,9 @@ local idle_loops = {}
 local BATCH_DONE = {}
 
 local function after_message()
+	if exited then
+		return
+	end
 	if fork_queue.h <= fork_queue.t then
 		dispatch_forks()
 	end
@@ -309,6 +321,23 @@ local function loop_main()
 	end
 end
 
+-- Requests later in the batch than an exit will never be dispatched: fail them, as the
+-- node fails the messages still queued for a dead service.
+local function fail_rest_of_batch()
+	local b = batch
+	if b == nil then
+		return
+	end
+	for i = batch_pos, batch_n, 4 do
+		local ptype, session = b[i + 1], b[i + 2]
+		if session ~= 0 and ptype ~= PTYPE_RESPONSE and ptype ~= PTYPE_ERROR then
+			csend(b[i], PTYPE_ERROR, session, "")
+		end
+	end
+	batch_pos = batch_n + 1
+end
+c.fail_rest_of_batch = fail_rest_of_batch
+
 function skynet.dispatch_message(...)
 	batch = { ... }
 	batch_pos = 1
@@ -342,7 +371,7 @@ function skynet.timeout(ti, func)
 end
 
 local function suspend_sleep(session, token)
-	local co = coroutine_running()
+	local co = running_thread()
 	session_id_coroutine[session] = co
 	sleep_session[token] = session
 	return coroutine_yield "SUSPEND"
@@ -528,7 +557,7 @@ function skynet.trash(msg, sz) end
 
 local function yield_call(service, session)
 	watching_session[session] = service
-	session_id_coroutine[session] = coroutine_running()
+	session_id_coroutine[session] = running_thread()
 	local succ, msg, sz = coroutine_yield "SUSPEND"
 	watching_session[session] = nil
 	if not succ then
@@ -557,7 +586,7 @@ end
 
 function skynet.ret(msg, sz)
 	msg = msg or ""
-	local co = coroutine_running()
+	local co = running_thread()
 	local session = session_coroutine_id[co]
 	if session == nil then
 		error "No session"
@@ -574,17 +603,17 @@ function skynet.retpack(...)
 end
 
 function skynet.context()
-	local co = coroutine_running()
+	local co = running_thread()
 	return session_coroutine_id[co], session_coroutine_address[co]
 end
 
 function skynet.ignoreret(session)
-	session_coroutine_id[coroutine_running()] = nil
+	session_coroutine_id[running_thread()] = nil
 end
 
 function skynet.response(pack)
 	pack = pack or seri.pack
-	local co = coroutine_running()
+	local co = running_thread()
 	local session = session_coroutine_id[co]
 	if session == nil then
 		error "No session"
@@ -836,6 +865,7 @@ end
 
 function skynet.exit()
 	exited = true
+	fail_rest_of_batch()
 	fork_queue = { h = 1, t = 0 }
 	skynet.send(".launcher", "lua", "REMOVE", c.handle, false)
 	for co, session in pairs(session_coroutine_id) do

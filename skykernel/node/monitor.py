@@ -40,6 +40,10 @@ class Monitor:
         """Ask the running message (if guarded) to stop with an error; thread-safe."""
         self._interrupt = True
 
+    def clear_interrupt(self) -> None:
+        """Forget an interrupt no Lua consumed (it came while nothing was running)."""
+        self._interrupt = False
+
     def should_interrupt(self, service: Any) -> bool:
         try:
             if self._interrupt:

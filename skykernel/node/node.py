@@ -22,8 +22,8 @@ from .logger import Logger
 from .monitor import Monitor
 from .proto import PTYPE_ERROR, PTYPE_RESPONSE, PTYPE_TEXT, ptype_id
 from .scheduler import Scheduler
-from .timer import Timer
 from .service import LuaService, PyService, Service
+from .timer import Timer
 
 RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
 if not RUNTIME_DIR.is_dir():  # a source checkout: runtime/ sits beside the package
@@ -60,7 +60,11 @@ class Node:
         self.logger = logger or Logger(self.config.logger)
         self.handles = HandleRegistry(harbor=0)
         self.timer = Timer()
-        self.env = Env(self.config.skynet_env())
+        env = self.config.skynet_env()
+        if self.config.start and "start" not in env:
+            # bootstrap reads `start`; skynet's bootstrap.lua falls back to "main" itself
+            env["start"] = self.config.start
+        self.env = Env(env)
         self.codecache = CodeCache()
         self.scheduler = Scheduler(self)
         self.monitor = Monitor(self, endless_seconds)
@@ -241,7 +245,8 @@ class Node:
         if svc is None or svc.dead:
             return False
         self.logger.write(by, f"KILL {format_address(handle)}")
-        if isinstance(svc, LuaService) and svc.core is not None:
+        if isinstance(svc, LuaService) and svc.core is not None \
+                and svc is not self.scheduler.current:
             for address, session in svc.inflight():
                 self.scheduler.push(handle, address, PTYPE_ERROR, session, b"")
         self.exit_service(svc, log=False)
@@ -295,9 +300,9 @@ class Node:
         handle = target if isinstance(target, int) else self.handles.resolve(target.decode())
         if handle is None:
             return False
-        ok = self.kill(handle, svc.handle)
-        svc.core.forget_alive()
-        return ok
+        # Never touch the caller's Lua objects here: its state is mid-coroutine, and lupa
+        # would read that coroutine's stack. The Lua side forgets its alive cache itself.
+        return self.kill(handle, svc.handle)
 
     def _cmd_name(self, svc: LuaService, name: bytes, handle: int) -> None:
         self.handles.bind_name(name.decode(), handle)
@@ -381,6 +386,8 @@ class Node:
         self.kick()
 
     async def rawcall(self, address: int | str, ptype: int | str, msg: bytes) -> bytes:
+        if self._closed or self.aborted or self._task is None or self._task.done():
+            raise CallError("node is not running (aborted, shut down or not started)")
         handle = self.resolve(address)
         client = self._client_service()
         self._client_session += 1
@@ -424,6 +431,16 @@ class Node:
     def service(self, address: int | str) -> Service:
         return self.handles.services[self.resolve(address)]
 
+    # --- code-cache generations and the debug console (appended: codecache/console owner)
+
+    def _cmd_generations(self, svc: LuaService, op: bytes) -> bytes:
+        from . import generations
+        return seri.pack(generations.as_lua(self, op.decode()))
+
+    def _cmd_console(self, svc: LuaService, op: bytes, *args: Any) -> Any:
+        from . import console
+        return console.command(self, svc, op.decode(), *args)
+
 
 _COMMANDS = {
     b"QUERY": Node._cmd_query,
@@ -441,6 +458,8 @@ _COMMANDS = {
     b"ABORT": Node._cmd_abort,
     b"REDIRECT": Node._cmd_redirect,
     b"CODECACHE": Node._cmd_codecache,
+    b"GENERATIONS": Node._cmd_generations,
+    b"CONSOLE": Node._cmd_console,
 }
 
 __all__ = ["RUNTIME_DIR", "CallError", "Node", "ServiceInfo"]

@@ -12,7 +12,16 @@ function skynet.kill(name)
 	if type(name) == "string" and name:sub(1, 1) == ":" then
 		name = tonumber(name:sub(2), 16)
 	end
+	if name == c.handle then
+		-- the node cannot look into a running state: fail our own callers from here
+		local t = c.inflight()
+		for i = 1, #t, 2 do
+			c.send(t[i], skynet.PTYPE_ERROR, t[i + 1], "")
+		end
+		c.fail_rest_of_batch()
+	end
 	c.command("KILL", name)
+	c.forget_alive()
 end
 
 function skynet.abort()
