@@ -1,0 +1,386 @@
+-- debug_console: skynet's TCP console. The node listens for us (no socket library in
+-- this runtime) and hands us each line; every command runs here, in Lua, as in skynet.
+
+local skynet = require "skynet"
+local codecache = require "skynet.codecache"
+local core = require "skynet.core"
+require "skynet.manager"
+
+local arg = table.pack(...)
+assert(arg.n <= 2)
+local ip = (arg.n == 2 and arg[1] or "127.0.0.1")
+local port = tonumber(arg[arg.n] or 0)
+
+local COMMAND = {}
+local COMMANDX = {}
+
+local function format_table(t)
+	local index = {}
+	for k in pairs(t) do
+		index[#index + 1] = k
+	end
+	table.sort(index, function(a, b) return tostring(a) < tostring(b) end)
+	local result = {}
+	for _, v in ipairs(index) do
+		result[#result + 1] = string.format("%s:%s", v, tostring(t[v]))
+	end
+	return table.concat(result, "\t")
+end
+
+local function dump_list(print, list)
+	local index = {}
+	for k in pairs(list) do
+		index[#index + 1] = k
+	end
+	table.sort(index, function(a, b) return tostring(a) < tostring(b) end)
+	for _, v in ipairs(index) do
+		local value = list[v]
+		if type(value) == "table" then
+			print(v, format_table(value))
+		else
+			print(v, tostring(value))
+		end
+	end
+end
+
+local function docmd(cmdline, print, fd)
+	local split = {}
+	for w in cmdline:gmatch("%S+") do
+		split[#split + 1] = w
+	end
+	local command = split[1]
+	local cmd = COMMAND[command]
+	local ok, list
+	if cmd then
+		ok, list = pcall(cmd, table.unpack(split, 2))
+	else
+		cmd = COMMANDX[command]
+		if cmd then
+			split.fd = fd
+			split[1] = cmdline
+			ok, list = pcall(cmd, split)
+		else
+			print("Invalid command, type help for command list")
+		end
+	end
+	if ok then
+		if list then
+			if type(list) == "string" then
+				print(list)
+			else
+				dump_list(print, list)
+			end
+		end
+		print("<CMD OK>")
+	else
+		print(list)
+		print("<CMD Error>")
+	end
+end
+
+-- Lines a command prints, as skynet's console print writes them (nil ends the args).
+local function printer(out)
+	return function(...)
+		local t = { ... }
+		for k, v in ipairs(t) do
+			t[k] = tostring(v)
+		end
+		out[#out + 1] = table.concat(t, "\t")
+		out[#out + 1] = "\n"
+	end
+end
+
+local connection = {}
+
+function connection.open(fd, addr)
+	skynet.error(addr, "connected")
+	skynet.ret(skynet.pack("Welcome to skynet console\n"))
+end
+
+function connection.line(fd, cmdline)
+	local out = {}
+	local print = printer(out)
+	local close = false
+	if cmdline:sub(1, 4) == "GET " then
+		local url = cmdline:match("^GET%s+(%S+)") or "/"
+		docmd(url:sub(2):gsub("/", " "), print, fd)
+		close = true
+	elseif cmdline ~= "" then
+		docmd(cmdline, print, fd)
+	end
+	skynet.ret(skynet.pack(table.concat(out), close))
+end
+
+function connection.close(fd)
+	skynet.error(fd, "disconnected")
+end
+
+skynet.start(function()
+	skynet.dispatch("lua", function(_, _, what, ...)
+		local f = assert(connection[what], what)
+		f(...)
+	end)
+	local chosen = core.command("CONSOLE", "start", ip, port)
+	skynet.error("Start debug console at " .. ip .. ":" .. chosen)
+end)
+
+----- commands
+
+function COMMAND.help()
+	return {
+		help = "This help message",
+		list = "List all the service",
+		stat = "Dump all stats",
+		info = "info address : get service infomation",
+		exit = "exit address : kill a lua service",
+		kill = "kill address : kill service",
+		mem = "mem : show memory status",
+		gc = "gc : force every lua service do garbage collect",
+		start = "lanuch a new lua service",
+		clearcache = "clear lua code cache",
+		service = "List unique service",
+		task = "task address : show service task detail",
+		uniqtask = "task address : show service unique task detail",
+		killtask = "killtask address threadname : threadname listed by task",
+		inject = "inject address luascript.lua",
+		dbgcmd = "run address debug command",
+		logon = "logon address",
+		logoff = "logoff address",
+		log = "launch a new lua service with log",
+		signal = "signal address sig",
+		ping = "ping address",
+		call = "call address ...",
+		trace = "trace address [proto] [on|off]",
+		netstat = "netstat : show netstat",
+		getenv = "getenv name : skynet.getenv(name)",
+		setenv = "setenv name value : skynet.setenv(name,value)",
+		codecache = "codecache [stale] : code cache generations (skykernel)",
+		purge = "purge : free code cache generations no service holds (skykernel)",
+	}
+end
+
+local function adjust_address(address)
+	assert(address, "Need an address")
+	local prefix = address:sub(1, 1)
+	if prefix == "." then
+		return assert(skynet.localname(address), "Not a valid name")
+	elseif prefix == ":" then
+		return assert(tonumber(address:sub(2), 16), "Need an address")
+	end
+	return assert(tonumber("0x" .. address), "Need an address") | (skynet.harbor(skynet.self()) << 24)
+end
+
+function COMMAND.clearcache()
+	codecache.clear()
+end
+
+function COMMAND.start(...)
+	local ok, addr = pcall(skynet.newservice, ...)
+	if ok then
+		if addr then
+			return { [skynet.address(addr)] = ... }
+		end
+		return "Exit"
+	end
+	return "Failed"
+end
+
+function COMMAND.log(...)
+	local ok, addr = pcall(skynet.newservice, ...)
+	if not ok or not addr then
+		return "Failed"
+	end
+	pcall(COMMAND.logon, skynet.address(addr))
+	return { [skynet.address(addr)] = ... }
+end
+
+function COMMAND.service()
+	return skynet.call("SERVICE", "lua", "LIST")
+end
+
+function COMMAND.list()
+	return skynet.call(".launcher", "lua", "LIST")
+end
+
+function COMMAND.stat()
+	return skynet.call(".launcher", "lua", "STAT")
+end
+
+function COMMAND.mem()
+	return skynet.call(".launcher", "lua", "MEM")
+end
+
+function COMMAND.kill(address)
+	return skynet.call(".launcher", "lua", "KILL", adjust_address(address))
+end
+
+function COMMAND.gc()
+	return skynet.call(".launcher", "lua", "GC")
+end
+
+function COMMAND.exit(address)
+	skynet.send(adjust_address(address), "debug", "EXIT")
+end
+
+function COMMAND.inject(address, filename, ...)
+	address = adjust_address(address)
+	local f = io.open(assert(filename, "Need a file name"), "rb")
+	if not f then
+		return "Can't open " .. filename
+	end
+	local source = f:read "a"
+	f:close()
+	local ok, output = skynet.call(address, "debug", "RUN", source, filename, ...)
+	if ok == false then
+		error(output)
+	end
+	return output
+end
+
+function COMMAND.dbgcmd(address, cmd, ...)
+	address = adjust_address(address)
+	return table.pack(skynet.call(address, "debug", assert(cmd, "Need a debug command"), ...))
+end
+
+function COMMAND.task(address, session)
+	address = adjust_address(address)
+	return skynet.call(address, "debug", "TASK", tonumber(session))
+end
+
+function COMMAND.uniqtask(address)
+	address = adjust_address(address)
+	local tasks = skynet.call(address, "debug", "UNIQTASK")
+	local result = {}
+	local i = 0
+	for stack, info in pairs(tasks) do
+		i = i + 1
+		table.sort(info.sessions)
+		result[string.format("%d: %d task(s), sessions %s", i, info.n, table.concat(info.sessions, ","))] =
+			"\n" .. stack
+	end
+	return result
+end
+
+function COMMAND.killtask(address, threadname)
+	address = adjust_address(address)
+	return skynet.call(address, "debug", "KILLTASK", assert(threadname, "Need a thread name"))
+end
+
+function COMMAND.info(address, ...)
+	address = adjust_address(address)
+	return skynet.call(address, "debug", "INFO", ...)
+end
+
+function COMMAND.logon(address)
+	address = adjust_address(address)
+	local ok = pcall(core.command, "LOGON", skynet.address(address))
+	if not ok then
+		error("logon is not supported by this node")
+	end
+end
+
+function COMMAND.logoff(address)
+	address = adjust_address(address)
+	local ok = pcall(core.command, "LOGOFF", skynet.address(address))
+	if not ok then
+		error("logoff is not supported by this node")
+	end
+end
+
+-- skynet's signal breaks a running service from another thread; here one service runs
+-- at a time, so a looping service is interrupted by the node's monitor instead.
+function COMMAND.signal(address, sig)
+	address = adjust_address(address)
+	skynet.error(string.format("signal %s %s : no running service to interrupt",
+		skynet.address(address), tostring(sig or 0)))
+end
+
+function COMMAND.ping(address)
+	address = adjust_address(address)
+	local ti = skynet.now()
+	skynet.call(address, "debug", "PING")
+	return tostring(skynet.now() - ti)
+end
+
+local function toboolean(x)
+	return x and (x == "true" or x == "on")
+end
+
+function COMMAND.trace(address, proto, flag)
+	address = adjust_address(address)
+	if flag == nil then
+		if proto == "on" or proto == "off" then
+			proto = toboolean(proto)
+		end
+	else
+		flag = toboolean(flag)
+	end
+	skynet.call(address, "debug", "TRACELOG", proto, flag)
+end
+
+function COMMANDX.call(cmd)
+	local address = adjust_address(cmd[2])
+	local cmdline = assert(cmd[1]:match("%S+%s+%S+%s(.+)"), "need arguments")
+	local args_func = assert(load("return " .. cmdline, "debug console", "t", {}), "Invalid arguments")
+	local args = table.pack(pcall(args_func))
+	if not args[1] then
+		error(args[2])
+	end
+	return table.pack(skynet.call(address, "lua", table.unpack(args, 2, args.n)))
+end
+
+function COMMAND.getenv(name)
+	return { [assert(name, "Need a name")] = skynet.getenv(name) or "nil" }
+end
+
+function COMMAND.setenv(name, value)
+	skynet.setenv(assert(name, "Need a name"), assert(value, "Need a value"))
+end
+
+function COMMAND.netstat()
+	local rows = skynet.unpack(core.command("CONSOLE", "netstat"))
+	local list = {}
+	for i, row in ipairs(rows) do
+		if type(row.service) == "number" then
+			row.service = skynet.address(row.service)
+		end
+		if type(row.address) == "number" then
+			row.address = skynet.address(row.address)
+		end
+		list[i] = row
+	end
+	return list
+end
+
+function COMMAND.codecache(what)
+	if what == "stale" then
+		local list = {}
+		for _, s in ipairs(codecache.stale()) do
+			list[s.address .. " " .. s.filename] = string.format("generation %d %s -> %s",
+				s.generation, s.digest, s.disk or "missing")
+		end
+		return list
+	end
+	local list = {}
+	for _, g in ipairs(codecache.generations()) do
+		list[string.format("generation %d", g.generation)] = {
+			current = g.current,
+			files = #g.files,
+			bytes = g.bytes,
+			services = table.concat(g.services, ","),
+		}
+	end
+	return list
+end
+
+function COMMAND.purge()
+	local r = codecache.purge()
+	local list = {
+		freed = #r.freed == 0 and "none" or table.concat(r.freed, ","),
+		bytes = r.bytes,
+	}
+	for _, pin in ipairs(r.pinned) do
+		list[string.format("pinned %d", pin.generation)] = table.concat(pin.services, ",")
+	end
+	return list
+end

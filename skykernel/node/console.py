@@ -1,0 +1,156 @@
+"""The debug console's network side: a TCP line server on the node's asyncio loop.
+
+Our Lua runtime has no socket library, so the `debug_console` service asks the node
+(node command `CONSOLE start`) to listen for it. This side only moves bytes: each line
+goes to the service as a `lua` message and its reply goes back on the socket. Every
+command runs in Lua, inside the service, as in skynet, so `nc` feels the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import socket
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from .node import CallError
+
+if TYPE_CHECKING:
+    from .node import Node
+    from .service import LuaService
+
+LINE_LIMIT = 16 * 1024 * 1024
+"""A longer line closes the connection (skynet's readline has no limit; we need one)."""
+
+HEADER_LIMIT = 8192
+"""Bytes of HTTP request headers read after a `GET ` line (skynet's httpd limit)."""
+
+_fds = itertools.count(1)
+_consoles: weakref.WeakKeyDictionary[Any, list[Console]] = weakref.WeakKeyDictionary()
+
+
+class Console:
+    """One listening socket serving one debug_console service."""
+
+    def __init__(self, node: Node, handle: int, sock: socket.socket) -> None:
+        self.node = node
+        self.handle = handle
+        self.sock = sock
+        self.server: asyncio.Server | None = None
+        self.clients: dict[int, dict[str, Any]] = {}
+        self.port: int = sock.getsockname()[1]
+
+    async def serve(self) -> None:
+        self.server = await asyncio.start_server(self._client, sock=self.sock, limit=LINE_LIMIT)
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+        else:
+            self.sock.close()
+
+    async def _ask(self, *args: Any) -> tuple[Any, ...]:
+        return await self.node.call(self.handle, "lua", *args)
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        fd = next(_fds)
+        peer = writer.get_extra_info("peername")
+        stat = {"address": f"{peer[0]}:{peer[1]}" if peer else "?", "read": 0, "write": 0}
+        self.clients[fd] = stat
+        try:
+            (greeting,) = await self._ask("open", fd, stat["address"])
+            writer.write(greeting)
+            stat["write"] += len(greeting)
+            while True:
+                try:
+                    line = await reader.readuntil(b"\n")
+                except asyncio.IncompleteReadError:
+                    break  # cut off mid-line: skynet's readline drops the partial line
+                except asyncio.LimitOverrunError:
+                    writer.write(b"Line too long\n<CMD Error>\n")
+                    break
+                stat["read"] += len(line)
+                line = line[:-1]
+                if line.startswith(b"GET "):
+                    await _drain_headers(reader)
+                text, close = await self._ask("line", fd, line)
+                writer.write(text)
+                stat["write"] += len(text)
+                await writer.drain()
+                if close:
+                    break
+        except CallError:
+            self.close()  # the service is gone: so is its console
+        except (ConnectionError, OSError, asyncio.CancelledError):
+            pass  # the peer went away, or the loop is closing
+        finally:
+            self.clients.pop(fd, None)
+            try:
+                self.node.send(self.handle, "lua", "close", fd)
+            except CallError:
+                pass
+            writer.close()
+
+
+async def _drain_headers(reader: asyncio.StreamReader) -> None:
+    """Read an HTTP request's headers so that closing does not reset the reply."""
+    total = 0
+    while total < HEADER_LIMIT:
+        try:
+            line = await reader.readuntil(b"\n")
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            return
+        total += len(line)
+        if line.strip() == b"":
+            return
+
+
+def start(node: Node, handle: int, ip: str, port: int) -> Console:
+    """Bind now (so the port is known at once), serve from the node's loop."""
+    sock = socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((ip, port))
+        sock.listen(64)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    console = Console(node, handle, sock)
+    _consoles.setdefault(node, []).append(console)
+    asyncio.get_running_loop().create_task(console.serve())
+    return console
+
+
+def consoles(node: Node) -> list[Console]:
+    return list(_consoles.get(node, ()))
+
+
+def close_all(node: Node) -> None:
+    """Stop every console of a node (the node's shutdown should call this)."""
+    for console in _consoles.pop(node, []):
+        console.close()
+
+
+def command(node: Node, svc: LuaService, op: str, *args: Any) -> Any:
+    """The node command `CONSOLE op ...` that the debug_console service uses."""
+    if op == "start":
+        ip, port = args
+        return start(node, svc.handle, ip.decode(), int(port)).port
+    if op == "netstat":
+        rows = []
+        for c in consoles(node):
+            rows.append({"id": 0, "type": "LISTEN", "address": f":{c.port}",
+                         "sock": f"{c.sock.getsockname()}", "service": c.handle})
+            for fd, st in c.clients.items():
+                rows.append({"id": fd, "type": "TCP", "address": c.handle,
+                             "sock": st["address"], "read": st["read"], "write": st["write"]})
+        from . import seri
+        return seri.pack(rows)
+    if op == "stop":
+        for c in consoles(node):
+            if c.handle == svc.handle:
+                c.close()
+        return None
+    raise ValueError(f"unknown CONSOLE op {op}")
