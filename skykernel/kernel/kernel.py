@@ -23,7 +23,7 @@ from ..node.inject import inject
 from ..node.logger import Logger, LogLine
 from ..node.node import Node
 from .luasyntax import LuaSyntax, clean_traceback
-from .magics import MAGICS, Magics, MagicError
+from .magics import MAGICS, MagicError, Magics
 
 #: Output beyond this is cut, so a runaway print cannot flood the browser.
 MAX_OUTPUT = 1_000_000
@@ -56,7 +56,8 @@ class SkynetKernel(Kernel):
         "codemirror_mode": "lua",
         "pygments_lexer": "lua",
     }
-    banner = f"skykernel {__version__}: a skynet node in this kernel; cells are Lua injected into a service (%help)"
+    banner = (f"skykernel {__version__}: a skynet node in this kernel; "
+              "cells are Lua injected into a service (%help)")
     help_links = [{"text": "skykernel magics", "url": "https://github.com/search?q=skykernel"}]
 
     def __init__(self, **kwargs: Any) -> None:
@@ -199,7 +200,8 @@ class SkynetKernel(Kernel):
 
     def result(self, text: str) -> None:
         if len(text) > MAX_OUTPUT:
-            text = text[:MAX_OUTPUT] + f"\n... (truncated: {len(text) - MAX_OUTPUT} more characters)"
+            cut = len(text) - MAX_OUTPUT
+            text = text[:MAX_OUTPUT] + f"\n... (truncated: {cut} more characters)"
         self.magics.record_output(text)
         self.send_response(self.iopub_socket, "execute_result", {
             "execution_count": self.execution_count,

@@ -160,7 +160,8 @@ class Magics:
         words = rest.split()
         if words[:1] == ["mode"]:
             mode = words[1].upper() if len(words) > 1 else ""
-            src = "return require('skynet.core').codecache_mode(" + (f"{mode!r}" if mode else "") + ")"
+            arg = f"{mode!r}" if mode else ""
+            src = f"return require('skynet.core').codecache_mode({arg})"
             await self.kernel.run_lua(src)
             return
         if words[:1] == ["clear"]:
@@ -211,7 +212,8 @@ class Magics:
                   clear_output=self.kernel.clear_output)
         out = io.StringIO()
         try:
-            code = compile(textwrap.dedent(body), "<cell>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+            code = compile(textwrap.dedent(body), "<cell>", "exec",
+                           flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
             with contextlib.redirect_stdout(out):
                 result = eval(code, ns)  # noqa: S307 - the user's own cell
                 if asyncio.iscoroutine(result):

@@ -92,7 +92,8 @@ end
 local function include(name)
     local info = debug.getinfo(2, "Sl")
     if type(name) ~= "string" then
-        fail("include expects a file name string, got " .. type(name), info.source, info.currentline)
+        fail("include expects a file name string, got " .. type(name),
+             info.source, info.currentline)
     end
     run(name, info.source, info.currentline)
 end

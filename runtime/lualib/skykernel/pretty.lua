@@ -5,6 +5,7 @@
 -- output are cut with a note saying how much was left out.
 
 local type, tostring, pairs, next, rawget = type, tostring, pairs, next, rawget
+local getmetatable, setmetatable, select = getmetatable, setmetatable, select
 local string_format, string_rep = string.format, string.rep
 local table_concat, table_sort = table.concat, table.sort
 local math_type = math.type
@@ -54,6 +55,12 @@ local function render(v, opts, out, depth, path)
 	end
 	if path[v] then
 		out[#out + 1] = "<cycle: " .. tostring(v) .. ">"
+		return
+	end
+	local mt = getmetatable(v)
+	if type(mt) == "table" and rawget(mt, "__tostring") then
+		-- an object that says how it wants to be shown
+		out[#out + 1] = tostring(v)
 		return
 	end
 	if next(v) == nil then
