@@ -31,7 +31,7 @@ skynet.start(function()
   skynet.dispatch("lua", function(session, source, cmd, i)
     if cmd == "inc" then
       n = n + 1
-      if n == want then done() end
+      if n == want then done(true) end
     elseif cmd == "expect" then
       n, want = 0, i
       done = skynet.response()
@@ -127,7 +127,7 @@ def main() -> None:
         Path("service").mkdir()
         for name, text in SERVICES.items():
             Path("service", name).write_text(text)
-        Path("config").write_text('luaservice = "./service/?.lua"\nharbor = 0\n')
+        Path("config").write_text('luaservice = "./service/?.lua"\nharbor = 0\nstart = "trivial"\n')
         results = {}
         for kind, n in (("send", 1_000_000), ("call", 200_000), ("newservice", 2_000)):
             vals = []

@@ -104,7 +104,8 @@ class LuaService(Service):
         self.chunks[name] = chunk
         return chunk.bytecode, None
 
-    def _flush(self, *frames: Any) -> None:
+    def _flush(self, n: int) -> None:
+        frames = self._drain(n)
         self.node.scheduler.route(self.handle, frames, 0)
 
     def _alive(self, handle: int) -> bool:
@@ -141,6 +142,7 @@ class LuaService(Service):
         core_main = load(node.runtime_code("skynet/core.lua"), b"=core", b"b")
         self.core = core_main(self.handle, bridge, node.lualib_dir.encode())
         self._deliver = self.core.deliver
+        self._drain = self.core.drain
         loader = load(node.runtime_code("loader.lua"), b"=loader", b"b")
         result = self.core.run(
             loader,

@@ -40,10 +40,17 @@ local function genid()
 end
 core.genid = genid
 
+-- Mid-handler flush (a burst of sends). Lua->Python arguments cost more the more there
+-- are, but Python->Lua return values do not: so the node is only told how many frames
+-- wait, and takes them with core.drain, which returns them.
 local function flush()
 	local n = nout
 	nout = 0
-	py_flush(table_unpack(out, 1, n))
+	py_flush(n)
+end
+
+function core.drain(n)
+	return table_unpack(out, 1, n)
 end
 
 local function push(dest, ptype, session, msg)
