@@ -56,19 +56,34 @@ class Magics:
         self.kernel = kernel
         self._history: list[tuple[int, int, str]] = []
         self.python_ns: dict[str, Any] = {"asyncio": asyncio}
+        self._groups: list[Any] = []
 
     # --- dispatch ----------------------------------------------------------------------
 
+    def add(self, group: Any) -> None:
+        """Add a group of magics: an object whose `line_X` / `cell_X` methods are %X / %%X
+        and whose `HELP` dict ({"X": "usage line"}) joins %help. Each feature area (views,
+        reload, remote nodes) keeps its magics in its own module this way."""
+        self._groups.append(group)
+        MAGICS.update(getattr(group, "HELP", {}))
+
+    def _find(self, prefix: str, name: str) -> Any:
+        for group in (self, *self._groups):
+            method = getattr(group, f"{prefix}_{name}", None)
+            if method is not None:
+                return method
+        return None
+
     async def run_line_magic(self, line: str) -> dict[str, Any] | None:
         name, _, rest = line.strip().partition(" ")
-        method = getattr(self, f"line_{name}", None)
+        method = self._find("line", name)
         if method is None:
             raise MagicError(f"unknown magic %{name}; magics:\n" + "\n".join(MAGICS.values()))
         return await method(rest.strip())
 
     async def run_cell_magic(self, line: str, body: str) -> dict[str, Any] | None:
         name, _, rest = line.strip().partition(" ")
-        method = getattr(self, f"cell_{name}", None)
+        method = self._find("cell", name)
         if method is None:
             raise MagicError(f"unknown cell magic %%{name}; magics:\n" + "\n".join(MAGICS.values()))
         return await method(rest.strip(), body)
