@@ -427,106 +427,6 @@ function skynet.fork(func, ...)
 	return co
 end
 
-function skynet.killthread(co)
-	local session
-	for k, v in pairs(session_id_coroutine) do
-		if v == co then
-			session = k
-			break
-		end
-	end
-	if type(co) == "string" then
-		for k, v in pairs(session_id_coroutine) do
-			if type(v) == "thread" and tostring(v) == co then
-				session, co = k, v
-				break
-			end
-		end
-	end
-	local q = fork_queue
-	for i = q.h, q.t do
-		if q[i] == co then
-			q[i] = coroutine_create(function() end)
-		end
-	end
-	if session == nil and coroutine.status(co) ~= "suspended" then
-		return
-	end
-	if session then
-		session_id_coroutine[session] = "BREAK"
-		watching_session[session] = nil
-	end
-	for token, s in pairs(sleep_session) do
-		if s == session then
-			sleep_session[token] = nil
-		end
-	end
-	local addr = session_coroutine_address[co]
-	if addr then
-		local s = session_coroutine_id[co]
-		if s and s ~= 0 then
-			csend(addr, PTYPE_ERROR, s, "")
-		end
-		session_coroutine_id[co] = nil
-		session_coroutine_address[co] = nil
-	end
-	coroutine_close(co)
-	return co
-end
-
--- Every suspended coroutine with what it waits for: the debug TASK command's view.
-function skynet.task(ret)
-	if ret == nil then
-		local n = 0
-		for _, co in pairs(session_id_coroutine) do
-			if type(co) == "thread" then
-				n = n + 1
-			end
-		end
-		return n
-	end
-	if type(ret) == "table" then
-		for session, co in pairs(session_id_coroutine) do
-			if type(co) == "thread" then
-				ret[session] = traceback(co)
-			end
-		end
-		return
-	end
-	if type(ret) == "number" then
-		local co = session_id_coroutine[ret]
-		if type(co) == "thread" then
-			return traceback(co)
-		end
-		return "No session"
-	end
-	if type(ret) == "thread" then
-		for session, co in pairs(session_id_coroutine) do
-			if co == ret then
-				return session
-			end
-		end
-	end
-end
-
-function skynet.uniqtask()
-	local stacks = {}
-	for session, co in pairs(session_id_coroutine) do
-		if type(co) == "thread" then
-			local key = traceback(co)
-			key = key:gsub("(stack traceback:\n)", "%1")
-			local s = stacks[key]
-			if s == nil then
-				s = { n = 0, sessions = {} }
-				stacks[key] = s
-			end
-			s.n = s.n + 1
-			s.sessions[#s.sessions + 1] = session
-		end
-	end
-	return stacks
-end
-
 ----- messaging
 
 function skynet.genid()
@@ -640,108 +540,6 @@ function skynet.response(pack)
 	end
 	unresponse[response] = address
 	return response
-end
-
------ request / select: several calls in parallel
-
-local request_meta = {}
-request_meta.__index = request_meta
-
-function skynet.request(obj)
-	local r = setmetatable({}, request_meta)
-	if obj then
-		for i = 1, #obj do
-			r:add(obj[i])
-		end
-	end
-	return r
-end
-
-function request_meta:add(req)
-	assert(type(req) == "table" and req[1] and req[2], "request is { address, typename, ... }")
-	self[#self + 1] = req
-	return self
-end
-request_meta.__call = request_meta.add
-
-function request_meta:close()
-	for session in pairs(self._sessions or {}) do
-		session_id_coroutine[session] = "BREAK"
-		watching_session[session] = nil
-	end
-	self._sessions = {}
-end
-
--- Iterates (req, resp) as answers arrive; resp is the packed results. Requests that fail
--- are collected and raised as one error when the iteration ends; a timeout (centiseconds)
--- ends it early with self.timeout = true.
-function request_meta:select(timeout)
-	local me = coroutine_running()
-	local sessions, answers, failed = {}, {}, {}
-	self._sessions = sessions
-	for i = 1, #self do
-		local req = self[i]
-		local p = proto[req[2]]
-		local session = csend(req[1], p.id, nil, p.pack(table_unpack(req, 3, req.n or #req)))
-		if session == nil then
-			failed[#failed + 1] = req
-		else
-			sessions[session] = req
-		end
-	end
-	local waiting = 0
-	local collector
-	local function collect(succ, msg)
-		return succ, msg
-	end
-	for session, req in pairs(sessions) do
-		waiting = waiting + 1
-		watching_session[session] = req[1]
-		session_id_coroutine[session] = co_create(function(succ, msg)
-			watching_session[session] = nil
-			sessions[session] = nil
-			local p = proto[req[2]]
-			if succ then
-				answers[#answers + 1] = { req, table_pack(p.unpack(msg, #msg)) }
-			else
-				failed[#failed + 1] = req
-			end
-			waiting = waiting - 1
-			skynet.wakeup(me)
-		end)
-	end
-	local timer
-	if timeout then
-		timer = skynet.timeout(timeout, function()
-			self.timeout = true
-			skynet.wakeup(me)
-		end)
-	end
-	local next_answer = 1
-	return function()
-		while true do
-			local a = answers[next_answer]
-			if a then
-				next_answer = next_answer + 1
-				return a[1], a[2]
-			end
-			if waiting == 0 or self.timeout then
-				if timer and not self.timeout then
-					skynet.killthread(timer)
-				end
-				self:close()
-				if failed[1] then
-					error(setmetatable({ requests = failed }, {
-						__tostring = function(e)
-							return string_format("request failed: %d of %d", #e.requests, #self)
-						end,
-					}))
-				end
-				return nil
-			end
-			skynet.wait(me)
-		end
-	end
 end
 
 ----- dispatch table
@@ -1020,6 +818,71 @@ function c.inflight()
 		end
 	end
 	return t
+end
+
+----- rarely used parts, loaded on first use so that every service does not carry them
+
+-- What those modules need of this one's private state.
+local function internals()
+	return {
+		proto = proto,
+		session_id_coroutine = session_id_coroutine,
+		session_coroutine_id = session_coroutine_id,
+		session_coroutine_address = session_coroutine_address,
+		sleep_session = sleep_session,
+		watching_session = watching_session,
+		fork_queue = function() return fork_queue end,
+		co_create = co_create,
+		send = csend,
+	}
+end
+
+local LAZY = {
+	killthread = "skynet.threads",
+	task = "skynet.threads",
+	uniqtask = "skynet.threads",
+	request = "skynet.select",
+}
+
+setmetatable(skynet, {
+	__index = function(t, key)
+		if key == "cache" then -- skynet.cache is skynet.codecache, as in skynet
+			local cache = require "skynet.codecache"
+			rawset(t, "cache", cache)
+			return cache
+		end
+		local module = LAZY[key]
+		if module then
+			require(module)(t, internals())
+			return rawget(t, key)
+		end
+	end,
+})
+
+----- service reload in place (docs/reload.md): what a service carries into its next state
+
+local migrate_func
+-- f() returns what the next state of this service receives (plain data, packed).
+function skynet.migrate(f)
+	migrate_func = f
+end
+
+function c.migrate_export()
+	if migrate_func then
+		return seri.pack(migrate_func())
+	end
+end
+
+-- In a reloaded state, calls f(...) with what the old state's migrate function returned
+-- and answers true; in a fresh service, does nothing and answers false.
+function skynet.restore(f)
+	local data = c.carried
+	c.carried = nil
+	if data == nil then
+		return false
+	end
+	f(seri.unpack(data))
+	return true
 end
 
 c.callback(skynet.dispatch_message)

@@ -17,10 +17,10 @@ MODES = (b"ON", b"EXIST", b"OFF")
 
 _COMPILER = b"""
 local load, dump = load, string.dump
-return function(source, chunkname)
+return function(source, chunkname, strip)
     local f, err = load(source, chunkname, "t")
     if f == nil then return nil, err end
-    return dump(f)
+    return dump(f, strip)
 end
 """
 
@@ -58,7 +58,11 @@ def digest(source: bytes) -> str:
 class CodeCache:
     """One per node. Compiles once per file and generation; a hit costs no parsing."""
 
-    def __init__(self) -> None:
+    def __init__(self, stripped: frozenset[str] = frozenset()) -> None:
+        # Files compiled without debug information: only leaf library code nobody
+        # introspects (no upvalue names for inject, no lines for tracebacks), because
+        # every service carries its own copy of every prototype it loads.
+        self.stripped = stripped
         self._compiler = lua54.LuaRuntime(
             encoding=None, register_eval=False, register_builtins=False
         )
@@ -73,7 +77,8 @@ class CodeCache:
         return self.generations[self.generation]
 
     def compile(self, source: bytes, filename: str) -> bytes:
-        result = self._compile(source, b"@" + filename.encode())
+        strip = filename in self.stripped
+        result = self._compile(source, b"@" + filename.encode(), strip)
         if isinstance(result, tuple):
             raise CodeCacheError(result[1].decode("utf-8", "replace"))
         return result

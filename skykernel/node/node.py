@@ -29,6 +29,10 @@ RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
 if not RUNTIME_DIR.is_dir():  # a source checkout: runtime/ sits beside the package
     RUNTIME_DIR = Path(__file__).resolve().parents[2] / "runtime"
 
+#: Library files loaded without debug information (see CodeCache): leaf modules whose
+#: functions never show up in _U/_P and whose errors carry no position anyway.
+STRIPPED_LIBRARY = ("skynet/seri.lua", "skynet/require.lua", "skynet/datacenter.lua")
+
 #: Services the node itself runs; the node is done when nothing else is alive.
 SYSTEM_SERVICES = {"logger", "bootstrap", "launcher", "cdummy", "harbor", "datacenterd",
                    "service_mgr"}
@@ -65,7 +69,8 @@ class Node:
             # bootstrap reads `start`; skynet's bootstrap.lua falls back to "main" itself
             env["start"] = self.config.start
         self.env = Env(env)
-        self.codecache = CodeCache()
+        self.codecache = CodeCache(stripped=frozenset(
+            str(RUNTIME_DIR / "lualib" / name) for name in STRIPPED_LIBRARY))
         self.scheduler = Scheduler(self)
         self.monitor = Monitor(self, endless_seconds)
         self.guard = False
@@ -180,6 +185,9 @@ class Node:
             except Exception:  # noqa: BLE001 - the loop is going away anyway
                 pass
         self.monitor.stop()
+        from .console import close_all  # the console module builds on this one
+
+        close_all(self)
         for svc in list(self.handles.services.values()):
             svc.close()
         self.handles.services.clear()

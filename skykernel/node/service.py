@@ -86,6 +86,8 @@ class LuaService(Service):
         self.memlimit = 0
         self.booted = False
         self.guarded = False
+        #: Data a service reload carries into this new state (skynet.restore reads it).
+        self.carry: bytes | None = None
 
     # --- the bridge: what skynet.core's C functions would do --------------------------
 
@@ -141,6 +143,8 @@ class LuaService(Service):
         )
         core_main = load(node.runtime_code("skynet/core.lua"), b"=core", b"b")
         self.core = core_main(self.handle, bridge, node.lualib_dir.encode())
+        if self.carry is not None:
+            self.core.carried = self.carry
         self._deliver = self.core.deliver
         self._drain = self.core.drain
         loader = load(node.runtime_code("loader.lua"), b"=loader", b"b")
@@ -152,6 +156,7 @@ class LuaService(Service):
             (node.config.preload or "").encode(),
         )
         self.booted = True
+        self.core.booted()
         ok, err, _n, *frames = result
         return bool(ok), err.decode("utf-8", "replace"), tuple(frames)
 

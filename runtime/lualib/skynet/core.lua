@@ -5,6 +5,10 @@
 -- burst of sends costs one Python crossing, not one per message.
 
 local handle, bridge, lualib = ...
+
+-- Loading a service allocates only what it keeps: collecting during the load is wasted
+-- work, so the collector waits until the loader is done (core.booted).
+collectgarbage("stop")
 local py_command = bridge.command
 local py_log = bridge.log
 local py_load = bridge.load
@@ -39,6 +43,15 @@ local function genid()
 	return s
 end
 core.genid = genid
+
+-- A service reload (skykernel.reload) starts the new state's sessions after the old
+-- state's, so that late answers to the old state cannot wake the new one. 0 reads it.
+function core.session_base(n)
+	if n > session_counter then
+		session_counter = n
+	end
+	return session_counter
+end
 
 -- Mid-handler flush (a burst of sends). Lua->Python arguments cost more the more there
 -- are, but Python->Lua return values do not: so the node is only told how many frames
@@ -278,6 +291,11 @@ end
 
 package.searchers = { package.searchers[1], lua_searcher }
 package.cpath = ""
+
+function core.booted()
+	collectgarbage("restart")
+	collectgarbage()
+end
 
 core.handle = handle
 core.log = py_log
