@@ -64,7 +64,8 @@ def test_U_holds_skynet_internals_by_their_names(tree) -> None:
         keys = dict(kv.split("=") for kv in r.values[0].strip('"').split())
         for name in ("proto", "session_id_coroutine", "session_coroutine_id",
                      "session_coroutine_address", "sleep_session", "wakeup_queue",
-                     "error_queue", "fork_queue", "skynet"):
+                     "error_queue", "fork_queue", "coroutine_pool", "skynet", "coroutine",
+                     "_ENV"):
             assert keys.get(name) == "table", name
         r = await inject(node, svc, "return _U.proto.lua.name, _U.proto[10] == _U.proto.lua")
         assert r.values == ['"lua"', "true"]

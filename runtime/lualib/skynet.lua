@@ -295,7 +295,7 @@ local function after_message()
 end
 
 local function loop_main()
-	local me = coroutine_running()
+	local me = coroutine.running()
 	while true do
 		while loop_co == me and not exited do
 			local i = batch_pos
@@ -345,7 +345,8 @@ function skynet.dispatch_message(...)
 	while not exited do
 		local co = loop_co
 		if co == nil then
-			co = table_remove(idle_loops) or coroutine_create(loop_main)
+			-- co_create keeps coroutine_pool on the dispatch path, where inject's _U finds it
+			co = table_remove(idle_loops) or co_create(loop_main)
 			loop_co = co
 		end
 		local ok, r = coroutine_resume(co)
