@@ -169,26 +169,37 @@ def test_python_cell_sees_the_node(kernel):
 
 
 def test_interrupt_a_pure_lua_loop(kernel):
-    msg_id = kernel.execute("while true do end")
-    time.sleep(1.0)
+    msg_id = kernel.execute("require('skynet').error('looping')\nwhile true do end")
+    _wait_for_log(kernel, msg_id, "looping")
     _interrupt(kernel)
     reply = _reply(kernel, msg_id)
     assert reply["status"] == "error"
     assert reply["ename"] == "KeyboardInterrupt"
-    _, out = run(kernel, "return 'alive'")
-    assert result(out) == '"alive"'
+    after, out = run(kernel, "return 'alive'")
+    assert result(out) == '"alive"', (after, out)
 
 
 def test_interrupt_during_a_call(kernel):
     # DATACENTER answers WAIT only once the key is set: never, here.
     msg_id = kernel.execute("local skynet = require 'skynet'\n"
+                            "skynet.error('waiting')\n"
                             "skynet.call('DATACENTER', 'lua', 'WAIT', 'never-set')")
-    time.sleep(1.0)
+    _wait_for_log(kernel, msg_id, "waiting")
     _interrupt(kernel)
     reply = _reply(kernel, msg_id)
     assert reply["status"] == "error"
     _, out = run(kernel, "return 'alive'")
     assert result(out) == '"alive"'
+
+
+def _wait_for_log(kc: Any, msg_id: str, text: str) -> None:
+    """Wait until the cell has logged `text`: it is running, so the interrupt hits it."""
+    while True:
+        msg = kc.get_iopub_msg(timeout=60)
+        if (msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "stream"
+                and text in msg["content"]["text"]):
+            time.sleep(0.2)
+            return
 
 
 def _interrupt(kc: Any) -> None:

@@ -1,0 +1,65 @@
+"""Kernel benchmarks against ipykernel's own Python kernel, measured in the same run.
+
+Cell round trip: `return 1` injected into a service vs Python's `1` (median of many).
+Start: launching the kernel process until its first kernel_info_reply (median of a few).
+Targets: both ratios <= 1.0 (ours / ipykernel's).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+from jupyter_client.manager import KernelManager
+
+ROUNDS = 7
+CELLS = 300
+
+
+def start_time(kernel_name: str) -> float:
+    km = KernelManager(kernel_name=kernel_name)
+    t0 = time.perf_counter()
+    km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        return time.perf_counter() - t0
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def round_trip(kernel_name: str, code: str) -> float:
+    km = KernelManager(kernel_name=kernel_name)
+    km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        for _ in range(20):  # warm up (and let the node boot)
+            kc.execute_interactive(code, timeout=60, output_hook=lambda m: None)
+        times = []
+        for _ in range(CELLS):
+            t0 = time.perf_counter()
+            kc.execute_interactive(code, timeout=60, output_hook=lambda m: None)
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times)
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def main() -> None:
+    ours = round_trip("skynet", "return 1")
+    theirs = round_trip("python3", "1")
+    print(f"cell round trip: skynet {ours * 1e3:.2f} ms, ipykernel {theirs * 1e3:.2f} ms, "
+          f"ratio {ours / theirs:.2f} (target <= 1.0)")
+    s_ours = statistics.median(start_time("skynet") for _ in range(ROUNDS))
+    s_theirs = statistics.median(start_time("python3") for _ in range(ROUNDS))
+    print(f"start to kernel_info_reply: skynet {s_ours:.2f} s, ipykernel {s_theirs:.2f} s, "
+          f"ratio {s_ours / s_theirs:.2f} (target <= 1.0)")
+
+
+if __name__ == "__main__":
+    main()
