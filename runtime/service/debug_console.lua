@@ -9,7 +9,10 @@ require "skynet.manager"
 local arg = table.pack(...)
 assert(arg.n <= 2)
 local ip = (arg.n == 2 and arg[1] or "127.0.0.1")
-local port = tonumber(arg[arg.n] or 0)
+-- `none` (our extension): no listener; in-process clients such as the kernel's %console
+-- send lines as messages, so a notebook gets the console without opening a port.
+local listen = arg[arg.n] ~= "none"
+local port = listen and tonumber(arg[arg.n] or 0) or nil
 
 local COMMAND = {}
 local COMMANDX = {}
@@ -120,8 +123,10 @@ skynet.start(function()
 		local f = assert(connection[what], what)
 		f(...)
 	end)
-	local chosen = core.command("CONSOLE", "start", ip, port)
-	skynet.error("Start debug console at " .. ip .. ":" .. chosen)
+	if listen then
+		local chosen = core.command("CONSOLE", "start", ip, port)
+		skynet.error("Start debug console at " .. ip .. ":" .. chosen)
+	end
 end)
 
 ----- commands

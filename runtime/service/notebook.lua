@@ -2,6 +2,7 @@
 -- It dispatches "lua" messages through a CMD table, like most skynet services, so the
 -- first notebook can show `_P.lua.CMD` without writing a service.
 local skynet = require "skynet"
+require "skynet.manager"
 
 local CMD = {}
 
@@ -14,6 +15,7 @@ function CMD.echo(...)
 end
 
 skynet.start(function()
+	skynet.register(".notebook") -- so `%use .notebook` finds the way back
 	skynet.dispatch("lua", function(session, source, cmd, ...)
 		local f = CMD[cmd]
 		if f == nil then

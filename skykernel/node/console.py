@@ -154,3 +154,17 @@ def command(node: Node, svc: LuaService, op: str, *args: Any) -> Any:
                 c.close()
         return None
     raise ValueError(f"unknown CONSOLE op {op}")
+
+
+async def run_command(node: Node, line: str) -> str:
+    """One console command against this node, answered as the console would answer it.
+
+    The node's own `debug_console none` service (started on first use, listening on
+    nothing) runs it, so the answer is exactly what `nc` would show, minus the socket.
+    """
+    handle = node.handles.names.get(".console")
+    if handle is None:
+        handle = await node.newservice("debug_console", "none")
+        node.handles.bind_name(".console", handle)
+    text, _close = await node.call(handle, "lua", "line", 0, line.encode())
+    return text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
