@@ -45,7 +45,10 @@ def first_node(tmp_path_factory: pytest.TempPathFactory) -> nbformat.NotebookNod
 
 
 def test_services_table_shows_the_boot_order(first_node):
-    table = outputs(by_source(first_node, "%services"))
+    # %services is a widget; its text/plain (what nbconvert and GitHub show) is the table
+    cell = by_source(first_node, "%services")
+    table = next(o["data"]["text/plain"] for o in cell.outputs
+                 if o["output_type"] == "display_data")
     lines = table.splitlines()
     assert lines[0].split()[:2] == ["address", "name"]
     order = [ln.split()[1] for ln in lines[1:]]

@@ -1,0 +1,195 @@
+-- skykernel.protocols: a service's protocol dispatch chains as plain data.
+--
+-- For each registered protocol: name, id, pack, unpack and dispatch (with source), how
+-- many messages the dispatch function served (skynet.handler_count, when the library has
+-- it), and the handler tables the dispatch reads (table upvalues holding functions, such
+-- as the `CMD` of a typical service) with every handler's source. A handler is marked
+-- replaced when its source is not the file the dispatch function came from, or when its
+-- identity changed since this module first saw it. A handler table's home is the file
+-- of the function that holds it as an upvalue (the dispatch, or a function it calls). Standard Lua 5.4 and `debug` only;
+-- `skynet` is used when present (pcall(require)).
+
+local type, pairs, next, tostring = type, pairs, next, tostring
+local getupvalue, getinfo = debug.getupvalue, debug.getinfo
+local string_format, table_sort = string.format, table.sort
+
+local M = {}
+
+-- key -> {id, source}: handlers as first seen by this module in this service.
+local first_seen = {}
+
+local function address(v)
+	return string_format("%p", v)
+end
+
+local function fninfo(f)
+	if type(f) ~= "function" then
+		return nil
+	end
+	local info = getinfo(f, "S")
+	local r = { id = address(f), what = info.what }
+	if info.what ~= "C" then
+		r.file = info.source:sub(1, 1) == "@" and info.source:sub(2) or info.short_src
+		r.line = info.linedefined
+		r.lastline = info.lastlinedefined
+		r.source = r.file .. ":" .. r.line
+	else
+		r.source = "[C]"
+	end
+	return r
+end
+
+local function modules()
+	local set = {}
+	local loaded = package and package.loaded
+	if loaded then
+		for _, m in pairs(loaded) do
+			if type(m) == "table" then
+				set[m] = true
+			end
+		end
+	end
+	return set
+end
+
+local function handlers_of(t)
+	local out = {}
+	for k, v in next, t do
+		if type(v) == "function" and type(k) == "string" then
+			out[#out + 1] = k
+		end
+	end
+	table_sort(out)
+	return out
+end
+
+-- Tables of functions the dispatch reads: its upvalues, and those of the Lua functions
+-- it calls through upvalues (one level down), skipping modules and _ENV.
+local function handler_tables(dispatch, skip)
+	local found, seen = {}, { [dispatch] = true }
+	local function scan(f, via, depth)
+		local i = 1
+		while true do
+			local name, v = getupvalue(f, i)
+			if name == nil then
+				break
+			end
+			if type(v) == "table" and name ~= "_ENV" and not skip[v] and not seen[v] then
+				seen[v] = true
+				local names = handlers_of(v)
+				if #names > 0 then
+					found[#found + 1] = { name = name, via = via, value = v, names = names,
+						home = fninfo(f).file }
+				end
+			elseif type(v) == "function" and depth > 0 and not seen[v] then
+				seen[v] = true
+				local info = getinfo(v, "S")
+				if info.what == "Lua" then
+					scan(v, name, depth - 1)
+				end
+			end
+			i = i + 1
+		end
+	end
+	scan(dispatch, nil, 1)
+	return found
+end
+
+local function chain_of(dispatch_message)
+	-- the hops from the entry point to the per-message dispatcher, through upvalues
+	local hops = { { name = "skynet.dispatch_message", fn = fninfo(dispatch_message) } }
+	local wanted = { raw_dispatch_message = 1, dispatch_request = 2 }
+	local seen = { [dispatch_message] = true }
+	local function scan(f, depth)
+		local i = 1
+		while true do
+			local name, v = getupvalue(f, i)
+			if name == nil then
+				break
+			end
+			if type(v) == "function" and not seen[v] then
+				seen[v] = true
+				if wanted[name] then
+					hops[#hops + 1] = { name = name, fn = fninfo(v) }
+				end
+				if depth > 0 then
+					scan(v, depth - 1)
+				end
+			end
+			i = i + 1
+		end
+	end
+	scan(dispatch_message, 2)
+	return hops
+end
+
+-- The dispatch chains of this service. U is inject's _U (it holds `proto`).
+-- opts.limit caps handlers listed per table (default: all).
+function M.chains(U, opts)
+	opts = opts or {}
+	local ok, skynet = pcall(require, "skynet")
+	if not ok then
+		skynet = nil
+	end
+	local counter = skynet and skynet.handler_count
+	local proto = U and U.proto or {}
+	local skip = modules()
+	local result = { protocols = {}, entry = {} }
+	if skynet and skynet.dispatch_message then
+		result.entry = chain_of(skynet.dispatch_message)
+	end
+	result.counts = counter and "dispatch" or "none"
+	local list = {}
+	for name, p in pairs(proto) do
+		if type(name) == "string" and type(p) == "table" then
+			list[#list + 1] = p
+		end
+	end
+	table_sort(list, function(a, b)
+		return (a.id or 0) < (b.id or 0)
+	end)
+	for _, p in ipairs(list) do
+		local d = p.dispatch
+		local entry = { name = p.name, id = p.id, pack = fninfo(p.pack), unpack = fninfo(p.unpack),
+			dispatch = fninfo(d), tables = {} }
+		if counter and d then
+			entry.count = counter(d)
+		end
+		if type(d) == "function" then
+			for _, ht in ipairs(handler_tables(d, skip)) do
+				local home = ht.home -- the file of the function that reads the table
+				local handlers = {}
+				for j, hname in ipairs(ht.names) do
+					if opts.limit and j > opts.limit then
+						break
+					end
+					local f = ht.value[hname]
+					local h = fninfo(f)
+					h.name = hname
+					local key = p.name .. "\0" .. ht.name .. "\0" .. hname
+					local first = first_seen[key]
+					if first == nil then
+						first_seen[key] = { id = h.id, source = h.source }
+					elseif first.id ~= h.id then
+						h.replaced = "changed since first seen (was " .. first.source .. ")"
+					end
+					if h.replaced == nil and home and h.file ~= home then
+						h.replaced = "defined in " .. tostring(h.file)
+					end
+					handlers[#handlers + 1] = h
+				end
+				entry.tables[#entry.tables + 1] = { name = ht.name, via = ht.via, id = address(ht.value),
+					total = #ht.names, handlers = handlers }
+			end
+		end
+		result.protocols[#result.protocols + 1] = entry
+	end
+	return result
+end
+
+-- Forget first-seen identities (the next view records them afresh).
+function M.reset()
+	first_seen = {}
+end
+
+return M
