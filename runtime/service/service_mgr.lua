@@ -62,7 +62,9 @@ end
 function cmd.LAUNCH(service_name, subname, ...)
 	local realname = read_name(service_name)
 	if realname == "snaxd" then
-		return waitfor(service_name .. "." .. subname, skynet.newservice, realname, subname, ...)
+		-- as skynet's service_mgr: a unique snax service is started and init'ed by snax
+		local snax = require "snax"
+		return waitfor(service_name .. "." .. subname, snax.rawnewservice, subname, ...)
 	end
 	return waitfor(service_name, skynet.newservice, realname, subname, ...)
 end
