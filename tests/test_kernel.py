@@ -212,3 +212,22 @@ def _reply(kc: Any, msg_id: str) -> dict[str, Any]:
         reply = kc.get_shell_msg(timeout=60)
         if reply["parent_header"].get("msg_id") == msg_id:
             return reply["content"]
+
+
+def test_console_magic_answers_like_the_debug_console(kernel):
+    reply, out = run(kernel, "%console list")
+    assert reply["status"] == "ok", reply
+    lines = text(out).splitlines()
+    # services the launcher started, as skynet's `list` shows them
+    assert any(line.startswith(":00000004\tsnlua cdummy") for line in lines)
+    assert lines[-1] == "<CMD OK>"
+    reply, out = run(kernel, "%console nosuchcommand")
+    assert "Invalid command, type help for command list" in text(out)
+
+
+def test_a_magic_that_fails_unexpectedly_still_answers(kernel):
+    reply, _ = run(kernel, "%codecache mode NOT-A-MODE")
+    assert reply["status"] == "error"
+    reply, out = run(kernel, "%use .notebook")
+    assert reply["status"] == "ok", reply
+    assert "notebook" in text(out)

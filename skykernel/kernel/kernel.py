@@ -24,6 +24,9 @@ from ..node.logger import Logger, LogLine
 from ..node.node import Node
 from .luasyntax import LuaSyntax, clean_traceback
 from .magics import MAGICS, MagicError, Magics
+from .magics_reload import ReloadMagics
+from .magics_remote import RemoteMagics
+from .magics_views import ViewMagics
 
 #: Output beyond this is cut, so a runaway print cannot flood the browser.
 MAX_OUTPUT = 1_000_000
@@ -67,7 +70,11 @@ class SkynetKernel(Kernel):
         self.target: int | None = None
         self.default_target: int | None = None
         self.syntax = LuaSyntax()
+        self.remote: Any = None  # set by RemoteMagics: remote nodes and a remote target
         self.magics = Magics(self)
+        self.magics.add(RemoteMagics(self))
+        self.magics.add(ViewMagics(self))
+        self.magics.add(ReloadMagics(self))
         self._boot_lock: asyncio.Lock | None = None
         self._cell_parent: Any = None
         self._last_parent: Any = None
@@ -76,6 +83,12 @@ class SkynetKernel(Kernel):
         self._cell_task: asyncio.Task[Any] | None = None
         self._main_thread = threading.get_ident()
         self.session_key = f"kernel-{os.getpid()}"
+
+    def start(self) -> None:
+        """Boot the node as soon as the loop runs, so the first cell finds it ready; the
+        kernel answers kernel_info meanwhile."""
+        super().start()
+        self.io_loop.add_callback(self.ensure_node)
 
     # --- widgets in a wrapper kernel ---------------------------------------------------
 
@@ -257,6 +270,10 @@ class SkynetKernel(Kernel):
                     return reply
         except MagicError as e:
             return self.error_reply("MagicError", str(e), [f"MagicError: {e}"])
+        except Exception as e:  # noqa: BLE001 - a cell must always get a reply
+            import traceback
+
+            return self.error_reply(type(e).__name__, str(e), traceback.format_exception(e))
         finally:
             self._cell_running = False
             if self.node is not None:
@@ -266,6 +283,8 @@ class SkynetKernel(Kernel):
 
     async def run_lua(self, source: str, address: int | None = None) -> dict[str, Any] | None:
         """Inject `source` into the target; None on success, an error reply otherwise."""
+        if address is None and self.remote is not None and self.remote.has_target:
+            return await self.remote.run(source)  # the target is on a remote node
         node = self.node
         assert node is not None
         handle = address if address is not None else self.current_target()
@@ -323,6 +342,8 @@ class SkynetKernel(Kernel):
         return {"status": "ok", "history": history}
 
     async def do_shutdown(self, restart: bool) -> dict[str, Any]:
+        if self.remote is not None:
+            await self.remote.shutdown()
         if self.node is not None:
             await self.node.shutdown()
             self.node = None

@@ -32,7 +32,7 @@ class MagicError(Exception):
 
 
 MAGICS: dict[str, str] = {
-    "use": "%use ADDR|.name            run the next cells in this service",
+    "use": "%use ADDR|.name|NODE:ADDR  run the next cells in this service",
     "inject": "%%inject ADDR              run this one cell in another service",
     "services": "%services                  list services (address, name, file, ...)",
     "newservice": "%newservice NAME [args]    start a service (like skynet.newservice)",
@@ -44,7 +44,7 @@ MAGICS: dict[str, str] = {
     "module": "%%module NAME              save the cell as lualib/NAME.lua",
     "codecache": "%codecache [mode X|clear|purge]  the code cache and its generations",
     "log": "%log [N]                   the last N log lines (default 20)",
-    "console": "%console CMD...            a debug-console command against this node",
+    "console": "%console [NODE] CMD...     a debug-console command (this node or NODE)",
     "python": "%%python                   run the cell as Python (node, kernel in scope)",
     "boot": "%boot [CONFIG]             reboot the node (from a skynet config file)",
     "help": "%help                      this list",
@@ -68,7 +68,9 @@ class Magics:
         MAGICS.update(getattr(group, "HELP", {}))
 
     def _find(self, prefix: str, name: str) -> Any:
-        for group in (self, *self._groups):
+        # groups first: a feature group may take over a base magic (views show %services
+        # and %codecache as widgets) and call the base method for what it keeps
+        for group in (*self._groups, self):
             method = getattr(group, f"{prefix}_{name}", None)
             if method is not None:
                 return method
@@ -106,13 +108,17 @@ class Magics:
 
     async def line_use(self, rest: str) -> None:
         if not rest:
-            raise MagicError("usage: %use ADDR|.name")
+            raise MagicError("usage: %use ADDR|.name|NODE:ADDR")
+        if self.kernel.remote is not None and await self.kernel.remote.use(rest):
+            return  # NODE:ADDR names a service of a remote node
         handle = self.kernel.resolve(rest)
         self.kernel.target = handle
         svc = self.node.handles.services[handle]
         self._print(f"cells now run in {format_address(handle)} ({svc.name})")
 
     async def line_services(self, rest: str) -> None:
+        if self.kernel.remote is not None and await self.kernel.remote.services(rest):
+            return  # a remote node's services
         rows = [("address", "name", "file", "gen", "mqlen", "memory", "messages")]
         for s in self.node.services():
             main = next((f for f in s.generations if f.endswith(f"/{s.name}.lua")
@@ -177,15 +183,18 @@ class Magics:
             mode = words[1].upper() if len(words) > 1 else ""
             arg = f"{mode!r}" if mode else ""
             src = f"return require('skynet.core').codecache_mode({arg})"
-            await self.kernel.run_lua(src)
-            return
+            return await self.kernel.run_lua(src)
         if words[:1] == ["clear"]:
             self._print(f"code cache cleared: generation {cache.clear()} starts")
             return
         if words[:1] == ["purge"]:
             from ..node.generations import purge
 
-            self._print(purge(self.node).describe())
+            result = purge(self.node)
+            pinned = "; ".join(f"generation {g} by {', '.join(f':{h:08x}' for h in hs)}"
+                               for g, hs in sorted(result.pinned.items()))
+            self._print(f"freed generations {result.freed or 'none'} ({result.freed_bytes} bytes)"
+                        + (f"; kept {pinned}" if pinned else ""))
             return
         rows = [("generation", "files", "bytes")]
         for number, gen in sorted(cache.generations.items()):
@@ -193,6 +202,10 @@ class Magics:
         self._print(_table(rows))
 
     async def line_console(self, rest: str) -> None:
+        if self.kernel.remote is not None:
+            answer = await self.kernel.remote.console(rest)
+            if answer is not False:  # %console NODE CMD went to a remote node
+                return answer if isinstance(answer, dict) else None
         from ..node.console import run_command
 
         self._print(await run_command(self.node, rest))
@@ -202,6 +215,10 @@ class Magics:
     async def cell_inject(self, rest: str, body: str) -> dict[str, Any] | None:
         if not rest:
             raise MagicError("usage: %%inject ADDR")
+        if self.kernel.remote is not None:
+            answer = await self.kernel.remote.inject_cell(rest, body)
+            if answer is not False:  # NODE:ADDR
+                return answer if isinstance(answer, dict) else None
         return await self.kernel.run_lua(body, self.kernel.resolve(rest))
 
     def _save(self, folder: str, name: str, body: str) -> Path:
