@@ -12,21 +12,28 @@ import asyncio
 import os
 import signal
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ipykernel.kernelbase import Kernel
 
 from .. import __version__
-from ..node.config import default_config, load_config
 from ..node.handle import format_address, parse_address
 from ..node.inject import inject
-from ..node.logger import Logger, LogLine
-from ..node.node import Node
 from .luasyntax import LuaSyntax, clean_traceback
 from .magics import MAGICS, MagicError, Magics
-from .magics_reload import ReloadMagics
-from .magics_remote import RemoteMagics
-from .magics_views import ViewMagics
+
+if TYPE_CHECKING:
+    from ..node.logger import LogLine
+    from ..node.node import Node
+
+#: The feature areas' magic groups, in lookup order (module, class). They are imported
+#: when the first request that can use them arrives, not at start: a fresh kernel then
+#: answers its first kernel_info as fast as ipykernel's own.
+MAGIC_GROUPS = (
+    ("skykernel.kernel.magics_remote", "RemoteMagics"),
+    ("skykernel.kernel.magics_views", "ViewMagics"),
+    ("skykernel.kernel.magics_reload", "ReloadMagics"),
+)
 
 #: Output beyond this is cut, so a runaway print cannot flood the browser.
 MAX_OUTPUT = 1_000_000
@@ -35,6 +42,9 @@ DEFAULT_TARGET = "notebook"
 
 def notebook_config(path: str | None = None):
     """The in-process node's config: the notebook's `service/` and `lualib/` first."""
+    # The node (and lupa) load when the node boots, after the first kernel_info reply.
+    from ..node.config import default_config, load_config
+
     if path:
         return load_config(path)
     return default_config(
@@ -69,12 +79,10 @@ class SkynetKernel(Kernel):
         self.node: Node | None = None
         self.target: int | None = None
         self.default_target: int | None = None
-        self.syntax = LuaSyntax()
+        self._syntax: LuaSyntax | None = None
         self.remote: Any = None  # set by RemoteMagics: remote nodes and a remote target
         self.magics = Magics(self)
-        self.magics.add(RemoteMagics(self))
-        self.magics.add(ViewMagics(self))
-        self.magics.add(ReloadMagics(self))
+        self._groups_loaded = False
         self._boot_lock: asyncio.Lock | None = None
         self._cell_parent: Any = None
         self._last_parent: Any = None
@@ -84,11 +92,48 @@ class SkynetKernel(Kernel):
         self._main_thread = threading.get_ident()
         self.session_key = f"kernel-{os.getpid()}"
 
-    def start(self) -> None:
-        """Boot the node as soon as the loop runs, so the first cell finds it ready; the
-        kernel answers kernel_info meanwhile."""
-        super().start()
-        self.io_loop.add_callback(self.ensure_node)
+    @property
+    def kernel_info(self) -> dict[str, Any]:
+        # ipykernel's version imports its debugger (debugpy) to list it as a feature: a
+        # tenth of a second before the first reply, for a debugger this kernel lacks.
+        from ipykernel._version import kernel_protocol_version
+
+        return {
+            "protocol_version": kernel_protocol_version,
+            "implementation": self.implementation,
+            "implementation_version": self.implementation_version,
+            "language_info": self.language_info,
+            "banner": self.banner,
+            "help_links": self.help_links,
+            "supported_features": [],
+        }
+
+    @property
+    def syntax(self) -> LuaSyntax:
+        if self._syntax is None:
+            self._syntax = LuaSyntax()
+        return self._syntax
+
+    def load_magic_groups(self) -> None:
+        if self._groups_loaded:
+            return
+        self._groups_loaded = True
+        import importlib
+
+        for module, name in MAGIC_GROUPS:
+            self.magics.add(getattr(importlib.import_module(module), name)(self))
+
+    async def kernel_info_request(self, stream: Any, ident: Any, parent: Any) -> None:
+        """Answer first, then get ready: boot the node and load the magic groups right
+        after the first kernel_info, so the first cell finds them ready."""
+        await super().kernel_info_request(stream, ident, parent)
+        if self.node is None and not self._groups_loaded:
+            # later, not at once: the reply is only flushed to its socket by the loop
+            self.io_loop.call_later(0.1, self._get_ready)
+
+    async def _get_ready(self) -> None:
+        self.load_magic_groups()
+        await self.ensure_node()
 
     # --- widgets in a wrapper kernel ---------------------------------------------------
 
@@ -96,17 +141,30 @@ class SkynetKernel(Kernel):
         import comm
 
         self.comm_manager = comm.get_comm_manager()
-        for msg_type in ("comm_open", "comm_msg", "comm_close"):
+        self._widget_targets = False
+        self.shell_handlers["comm_open"] = self._comm_open
+        for msg_type in ("comm_msg", "comm_close"):
             self.shell_handlers[msg_type] = getattr(self.comm_manager, msg_type)
-        try:
+
+    def register_widget_targets(self) -> None:
+        """ipywidgets' comm targets, registered on first need: importing ipywidgets at
+        start would delay a fresh kernel's first reply by about 150 ms."""
+        if not self._widget_targets:
             import ipywidgets
 
             ipywidgets.register_comm_target()
-        except Exception:  # noqa: BLE001 - widgets are optional for plain cells
-            pass
+            self._widget_targets = True
+
+    def _comm_open(self, stream: Any, ident: Any, msg: Any) -> Any:
+        target = msg.get("content", {}).get("target_name", "")
+        if target.startswith("jupyter.widget"):
+            self.register_widget_targets()
+        return self.comm_manager.comm_open(stream, ident, msg)
 
     def display(self, obj: Any) -> None:
         """Publish a widget or any object with a mimebundle into the current cell."""
+        if type(obj).__module__.startswith(("ipywidgets", "skykernel.views")):
+            self.register_widget_targets()
         if hasattr(obj, "_repr_mimebundle_"):
             data = obj._repr_mimebundle_()
             if isinstance(data, tuple):
@@ -130,6 +188,9 @@ class SkynetKernel(Kernel):
         """(Re)boot the node; the old one shuts down first."""
         if self.node is not None:
             await self.node.shutdown()
+        from ..node.logger import Logger
+        from ..node.node import Node
+
         logger = Logger()
         logger.sinks.append(self._on_log)
         node = Node(notebook_config(config_path), logger=logger)
@@ -250,6 +311,7 @@ class SkynetKernel(Kernel):
                          user_expressions: Any = None, allow_stdin: bool = False, *,
                          cell_meta: Any = None, cell_id: Any = None) -> dict[str, Any]:
         self._saved_loop = asyncio.get_running_loop()
+        self.load_magic_groups()
         await self.ensure_node()
         self._cell_parent = self.get_parent()
         self._last_parent = self._cell_parent
@@ -327,10 +389,12 @@ class SkynetKernel(Kernel):
         return reply
 
     async def do_complete(self, code: str, cursor_pos: int) -> dict[str, Any]:
+        self.load_magic_groups()
         return await self.magics.complete(code, cursor_pos)
 
     async def do_inspect(self, code: str, cursor_pos: int, detail_level: int = 0,
                          omit_sections: Any = ()) -> dict[str, Any]:
+        self.load_magic_groups()
         return await self.magics.inspect(code, cursor_pos)
 
     async def do_history(self, hist_access_type: str, output: bool, raw: bool,

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import re
 
-from lupa import lua54
-
 _CHECK = b"""
 local function check(code)
     local f, err = load(code, "=cell")
@@ -36,6 +34,8 @@ _RUNTIME_FRAME = re.compile(
 
 class LuaSyntax:
     def __init__(self) -> None:
+        from lupa import lua54
+
         self._lua = lua54.LuaRuntime(encoding=None, register_eval=False, register_builtins=False)
         self._check, self._expression = self._lua.execute(_CHECK)
 

@@ -8,14 +8,11 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from ..node.handle import format_address
-from ..views.chain import ProtocolChainView
-from ..views.codecache import GenerationsView
 from ..views.probe import ProbeError, node_runner, probe
-from ..views.services import ServicesView
-from ..views.tree import TreeMemory, UpvalueExplorer
 from .magics import MagicError, Magics
 
 if TYPE_CHECKING:
+    from ..views.tree import TreeMemory, UpvalueExplorer
     from .kernel import SkynetKernel
 
 
@@ -53,6 +50,10 @@ class ViewMagics:
     # --- %upvalues -------------------------------------------------------------------
 
     def explorer(self, handle: int, expr: str = "") -> UpvalueExplorer:
+        # Widget modules load on first use: importing ipywidgets costs a fresh kernel
+        # about 150 ms before its first reply.
+        from ..views.tree import TreeMemory, UpvalueExplorer
+
         run = node_runner(self.node, handle, session=self.kernel.session_key)
 
         async def fetch(path: tuple[str, ...], offset: int, limit: int) -> dict[str, Any]:
@@ -88,6 +89,8 @@ class ViewMagics:
             svc = self.node.handles.services.get(handle)
             chunks = getattr(svc, "chunks", {}) if svc is not None else {}
             return data, {f: c.generation for f, c in chunks.items()}
+
+        from ..views.chain import ProtocolChainView
 
         view = ProtocolChainView(fetch, title=format_address(handle))
         try:
@@ -145,6 +148,8 @@ class ViewMagics:
         elif words:
             return await Magics.line_codecache(self.kernel.magics, rest)
         else:
+            from ..views.codecache import GenerationsView
+
             self.kernel.display(GenerationsView(self._snapshot, self._purge, self._clear))
 
     # --- %services -------------------------------------------------------------------
@@ -172,4 +177,6 @@ class ViewMagics:
         return view
 
     async def line_services(self, rest: str) -> None:
+        from ..views.services import ServicesView
+
         self.kernel.display(ServicesView(self._rows, self._use, self._explore))
