@@ -2,41 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import nbformat
 import pytest
-from nbclient import NotebookClient
-
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-
-
-def execute(name: str, tmp_path: Path) -> nbformat.NotebookNode:
-    work = tmp_path / name
-    work.mkdir()
-    shutil.copy(NOTEBOOKS / name, work / name)
-    nb = nbformat.read(work / name, as_version=4)
-    client = NotebookClient(nb, kernel_name="skynet", timeout=120, allow_errors=True,
-                            store_widget_state=True, resources={"metadata": {"path": str(work)}})
-    client.execute()
-    return nb
-
-
-def outputs(cell: nbformat.NotebookNode, kind: str = "stdout") -> str:
-    parts = []
-    for out in cell.get("outputs", []):
-        if out["output_type"] == "stream" and out["name"] == kind:
-            parts.append(out["text"])
-        elif kind == "result" and out["output_type"] == "execute_result":
-            parts.append(out["data"]["text/plain"])
-        elif kind == "error" and out["output_type"] == "error":
-            parts.append(f"{out['ename']}: {out['evalue']}")
-    return "".join(parts)
-
-
-def by_source(nb: nbformat.NotebookNode, start: str) -> nbformat.NotebookNode:
-    return next(c for c in nb.cells if c.cell_type == "code" and c.source.startswith(start))
+from notebook_run import by_source, execute, outputs
 
 
 @pytest.fixture(scope="module")

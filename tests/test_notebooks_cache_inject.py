@@ -6,56 +6,17 @@ Each notebook runs once (module fixtures) in its own temporary copy directory, s
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import nbformat
 import pytest
-from nbclient import NotebookClient
+from notebook_run import NOTEBOOKS, by_source, code_cells, execute, outputs
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 SKYNET_U_KEYS = {"proto", "session_id_coroutine", "session_coroutine_id",
                  "session_coroutine_address", "sleep_session", "wakeup_queue", "error_queue",
                  "fork_queue", "coroutine_pool", "skynet", "coroutine", "_ENV"}
 
 
-def execute(name: str, tmp_path: Path) -> nbformat.NotebookNode:
-    work = tmp_path / name
-    work.mkdir()
-    shutil.copy(NOTEBOOKS / name, work / name)
-    nb = nbformat.read(work / name, as_version=4)
-    client = NotebookClient(nb, kernel_name="skynet", timeout=120, allow_errors=True,
-                            store_widget_state=True, resources={"metadata": {"path": str(work)}})
-    client.execute()
-    return nb
-
-
-def outputs(cell: nbformat.NotebookNode, kind: str = "stdout") -> str:
-    """stdout/stderr streams, `result` (execute_result), `display` (display_data text),
-    or `error`."""
-    parts = []
-    for out in cell.get("outputs", []):
-        if out["output_type"] == "stream" and out["name"] == kind:
-            parts.append(out["text"])
-        elif kind == "result" and out["output_type"] == "execute_result":
-            parts.append(out["data"]["text/plain"])
-        elif kind == "display" and out["output_type"] == "display_data":
-            parts.append(out["data"].get("text/plain", ""))
-        elif kind == "error" and out["output_type"] == "error":
-            parts.append(f"{out['ename']}: {out['evalue']}")
-    return "".join(parts)
-
-
-def code_cells(nb: nbformat.NotebookNode, start: str) -> list[nbformat.NotebookNode]:
-    return [c for c in nb.cells if c.cell_type == "code" and c.source.startswith(start)]
-
-
 def exact(nb: nbformat.NotebookNode, source: str) -> list[nbformat.NotebookNode]:
     return [c for c in nb.cells if c.cell_type == "code" and c.source.strip() == source]
-
-
-def by_source(nb: nbformat.NotebookNode, start: str, nth: int = 0) -> nbformat.NotebookNode:
-    return code_cells(nb, start)[nth]
 
 
 # --- notebooks as committed ----------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import nbformat
 import pytest
-from test_notebooks import by_source, execute, outputs
+from notebook_run import by_source, execute, outputs
 
 
 def cells(nb: nbformat.NotebookNode, start: str) -> list[nbformat.NotebookNode]:

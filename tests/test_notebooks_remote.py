@@ -4,7 +4,7 @@ process, attaches over the debug console, patches a handler and views it."""
 from __future__ import annotations
 
 import pytest
-from test_notebooks import by_source, execute, outputs
+from notebook_run import by_source, execute, outputs
 
 
 @pytest.fixture(scope="module")

@@ -117,47 +117,7 @@ end
 
 -- name -> { func, index, id, ambiguous } over every function reachable from the module.
 local function index_upvalues(root)
-	local index, seen = {}, {}
-	local function walk_func(f)
-		if seen[f] then
-			return
-		end
-		seen[f] = true
-		local i = 1
-		while true do
-			local name, value = getupvalue(f, i)
-			if name == nil then
-				return
-			end
-			local id = upvalueid(f, i)
-			local known = index[name]
-			if known == nil then
-				index[name] = { func = f, index = i, id = id, value = value }
-			elseif known.id ~= id then
-				known.ambiguous = (known.ambiguous or 1) + 1
-			end
-			if type(value) == "function" then
-				walk_func(value)
-			end
-			i = i + 1
-		end
-	end
-	local function walk_table(t)
-		if seen[t] then
-			return
-		end
-		seen[t] = true
-		for _, v in next, t do
-			local tv = type(v)
-			if tv == "function" then
-				walk_func(v)
-			elseif tv == "table" then
-				walk_table(v)
-			end
-		end
-	end
-	walk_table(root)
-	return index
+	return require("skykernel.upvalue_index").build({ root })
 end
 
 local function new_plan(name)

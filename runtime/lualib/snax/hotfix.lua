@@ -12,6 +12,7 @@
 -- applied patch is kept in `history`, so `undo(id)` can put the old methods back.
 
 local interface = require "snax.interface"
+local upvalue_index = require "skykernel.upvalue_index"
 
 local type, pairs, ipairs, error, tostring = type, pairs, ipairs, error, tostring
 local getupvalue, upvalueid, upvaluejoin = debug.getupvalue, debug.upvalueid, debug.upvaluejoin
@@ -33,43 +34,19 @@ local function env_id(f)
 	end
 end
 
--- Every live upvalue by name (recursing into functions of the same _ENV); a name bound
--- to two different variables is marked ambiguous.
-local function collect(f, uv, env, seen)
-	if seen[f] then
-		return
-	end
-	seen[f] = true
-	local i = 1
-	while true do
-		local name, value = getupvalue(f, i)
-		if name == nil then
-			return
-		end
-		local id = upvalueid(f, i)
-		local known = uv[name]
-		if known then
-			if known.id ~= id then
-				known.ambiguous = true
-			end
-		else
-			uv[name] = { func = f, index = i, id = id }
-			if type(value) == "function" and env_id(value) == env then
-				collect(value, uv, env, seen)
-			end
-		end
-		i = i + 1
-	end
-end
-
+-- Every live upvalue by name, walking into functions of the service's own _ENV; a name
+-- bound to two different variables is marked ambiguous.
 local function live_upvalues(funcs)
-	local uv, seen = {}, {}
+	local roots, env = {}, nil
 	for _, v in pairs(funcs) do
 		if v[4] then
-			collect(v[4], uv, env_id(v[4]), seen)
+			roots[#roots + 1] = v[4]
+			env = env or env_id(v[4])
 		end
 	end
-	return uv
+	return upvalue_index.build(roots, function(f)
+		return env_id(f) == env
+	end)
 end
 
 local function find(funcs, group, name)
