@@ -119,16 +119,8 @@ class Magics:
     async def line_services(self, rest: str) -> None:
         if self.kernel.remote is not None and await self.kernel.remote.services(rest):
             return  # a remote node's services
-        rows = [("address", "name", "file", "gen", "mqlen", "memory", "messages")]
-        for s in self.node.services():
-            main = next((f for f in s.generations if f.endswith(f"/{s.name}.lua")
-                         or f.endswith(f"/{s.name}/init.lua")), "")
-            gen = str(s.generations.get(main, "")) if main else ""
-            mem = f"{s.memory / 1024:.1f} KB" if s.memory else ""
-            names = " ".join(s.names)
-            rows.append((s.address, f"{s.name} {names}".strip(), main, gen, str(s.mqlen), mem,
-                         str(s.messages)))
-        self._print(_table(rows))
+        header = ("address", "name", "file", "gen", "mqlen", "memory", "messages")
+        self._print(_table([header, *(row[:-1] for row in service_rows(self.node))]))
 
     async def line_newservice(self, rest: str) -> None:
         args = shlex.split(rest)
@@ -348,6 +340,21 @@ class Magics:
         if output:
             return [(h[0], h[1], (h[2], h[3])) for h in items]
         return [(h[0], h[1], h[2]) for h in items]
+
+
+def service_rows(node: Any) -> list[tuple[Any, ...]]:
+    """(address, name, main file, its generation, mqlen, memory, messages, handle) for each
+    live service: the %services table, as text or as a widget."""
+    rows = []
+    for s in node.services():
+        main = next((f for f in s.generations if f.endswith(f"/{s.name}.lua")
+                     or f.endswith(f"/{s.name}/init.lua")), "")
+        gen = str(s.generations.get(main, "")) if main else ""
+        mem = f"{s.memory / 1024:.1f} KB" if s.memory else ""
+        names = " ".join(s.names)
+        rows.append((s.address, f"{s.name} {names}".strip(), main, gen, str(s.mqlen), mem,
+                     str(s.messages), s.handle))
+    return rows
 
 
 def _table(rows: list[tuple[str, ...]]) -> str:

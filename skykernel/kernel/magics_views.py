@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..node.handle import format_address
 from ..views.probe import ProbeError, node_runner, probe
-from .magics import MagicError, Magics
+from .magics import MagicError, Magics, service_rows
 
 if TYPE_CHECKING:
     from ..views.tree import TreeMemory, UpvalueExplorer
@@ -155,16 +155,7 @@ class ViewMagics:
     # --- %services -------------------------------------------------------------------
 
     def _rows(self) -> list[tuple[Any, ...]]:
-        rows = []
-        for s in self.node.services():
-            main = next((f for f in s.generations if f.endswith(f"/{s.name}.lua")
-                         or f.endswith(f"/{s.name}/init.lua")), "")
-            gen = str(s.generations.get(main, "")) if main else ""
-            mem = f"{s.memory / 1024:.1f} KB" if s.memory else ""
-            names = " ".join(s.names)
-            rows.append((s.address, f"{s.name} {names}".strip(), main, gen, str(s.mqlen), mem,
-                         str(s.messages), s.handle))
-        return rows
+        return service_rows(self.node)
 
     def _use(self, handle: int) -> str:
         self.kernel.target = handle
