@@ -83,6 +83,10 @@ class SkynetKernel(Kernel):
         self.remote: Any = None  # set by RemoteMagics: remote nodes and a remote target
         self.magics = Magics(self)
         self._groups_loaded = False
+        # Told around every part of every cell: objects with `async before(handle)` and
+        # `async after(handle, token)`; handle is None around a magic. The patch log uses
+        # this to notice handler swaps and code-cache clears a cell makes.
+        self.cell_observers: list[Any] = []
         self._boot_lock: asyncio.Lock | None = None
         self._cell_parent: Any = None
         self._last_parent: Any = None
@@ -325,9 +329,9 @@ class SkynetKernel(Kernel):
                 if kind == "lua":
                     reply = await self.run_lua(body)
                 elif kind == "cell":
-                    reply = await self.magics.run_cell_magic(arg, body)
+                    reply = await self._observed(None, self.magics.run_cell_magic(arg, body))
                 else:
-                    reply = await self.magics.run_line_magic(body)
+                    reply = await self._observed(None, self.magics.run_line_magic(body))
                 if reply is not None:
                     return reply
         except MagicError as e:
@@ -350,6 +354,17 @@ class SkynetKernel(Kernel):
         node = self.node
         assert node is not None
         handle = address if address is not None else self.current_target()
+        return await self._observed(handle, self._inject_cell(node, handle, source))
+
+    async def _observed(self, handle: int | None, work: Any) -> Any:
+        tokens = [(obs, await obs.before(handle)) for obs in self.cell_observers]
+        try:
+            return await work
+        finally:
+            for obs, token in tokens:
+                await obs.after(handle, token)
+
+    async def _inject_cell(self, node: Node, handle: int, source: str) -> dict[str, Any] | None:
         node.monitor.clear_interrupt()
         node.guard = True  # interruptible while the cell runs, full speed otherwise
         source = self.syntax.as_expression(source)

@@ -37,12 +37,8 @@ class ReloadMagics:
 
     def __init__(self, kernel: SkynetKernel) -> None:
         self.kernel = kernel
-        # Handler swaps and code-cache clears are found around each cell: the kernel's
-        # run_lua and line magics are wrapped (instance attributes, the class is untouched).
-        self._run_lua = kernel.run_lua
-        kernel.run_lua = self._tracked_run_lua  # type: ignore[method-assign]
-        self._run_line = kernel.magics.run_line_magic
-        kernel.magics.run_line_magic = self._tracked_line  # type: ignore[method-assign]
+        # Handler swaps and code-cache clears are found around each part of a cell.
+        kernel.cell_observers.append(self)
 
     @property
     def node(self) -> Any:
@@ -59,38 +55,22 @@ class ReloadMagics:
             patchlog(node).record("codecache", "node", "codecache", "-",
                                   f"clear: generation {node.codecache.generation} starts")
 
-    async def _tracked_line(self, line: str) -> dict[str, Any] | None:
+    async def before(self, handle: int | None) -> tuple[int, bool]:
         node = self.node
-        before = node.codecache.generation if node is not None else 0
-        try:
-            return await self._run_line(line)
-        finally:
-            self._note_codecache(before)
+        generation = node.codecache.generation if node is not None else 0
+        tracked = (handle is not None and node is not None
+                   and await self._quiet(handle, _SNAPSHOT) is not None)
+        return generation, tracked
 
-    async def _tracked_run_lua(self, source: str, address: int | None = None
-                               ) -> dict[str, Any] | None:
-        kernel = self.kernel
-        remote = getattr(kernel, "remote", None)
-        if (address is None and remote is not None and getattr(remote, "has_target", False)) \
-                or self.node is None:
-            return await self._run_lua(source, address)
-        node = self.node
-        before = node.codecache.generation
-        try:
-            handle = address if address is not None else kernel.current_target()
-        except MagicError:
-            return await self._run_lua(source, address)
-        tracked = await self._quiet(handle, _SNAPSHOT) is not None
-        try:
-            return await self._run_lua(source, address)
-        finally:
-            self._note_codecache(before)
-            if tracked:
-                out = await self._quiet(handle, _DIFF)
-                if out and out.strip():
-                    pid, _, paths = out.strip().partition("\t")
-                    patchlog(node).record("inject", format_address(handle), "cell", "-",
-                                          f"swapped {paths}", undo=("inject", handle, int(pid)))
+    async def after(self, handle: int | None, token: tuple[int, bool]) -> None:
+        generation, tracked = token
+        self._note_codecache(generation)
+        if tracked and handle is not None:
+            out = await self._quiet(handle, _DIFF)
+            if out and out.strip():
+                pid, _, paths = out.strip().partition("\t")
+                patchlog(self.node).record("inject", format_address(handle), "cell", "-",
+                                           f"swapped {paths}", undo=("inject", handle, int(pid)))
 
     async def _quiet(self, handle: int, src: str) -> str | None:
         try:
