@@ -301,4 +301,5 @@ core.handle = handle
 core.log = py_log
 package.loaded["skynet.core"] = core
 _G.python = nil
+package.loaded.python = nil
 return core
