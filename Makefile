@@ -22,7 +22,7 @@ chromium:
 
 lab: setup
 	$(BIN)/python -m skykernel install --sys-prefix
-	cd notebooks && ../$(BIN)/jupyter lab --ip 127.0.0.1
+	cd notebooks && ../$(BIN)/jupyter lab --ip 127.0.0.1 $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 test: setup chromium
 	$(BIN)/ruff check skykernel tests bench
