@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from lupa import lua54
 
+from .bytecode import thin
+
 MODES = (b"ON", b"EXIST", b"OFF")
 
 _COMPILER = b"""
@@ -58,11 +60,14 @@ def digest(source: bytes) -> str:
 class CodeCache:
     """One per node. Compiles once per file and generation; a hit costs no parsing."""
 
-    def __init__(self, stripped: frozenset[str] = frozenset()) -> None:
-        # Files compiled without debug information: only leaf library code nobody
-        # introspects (no upvalue names for inject, no lines for tracebacks), because
-        # every service carries its own copy of every prototype it loads.
+    def __init__(self, stripped: frozenset[str] = frozenset(), thinned: str | None = None
+                 ) -> None:
+        # Every service carries its own copy of every prototype it loads, so the runtime's
+        # own files shed what nobody reads: files under `thinned` lose their locals' names
+        # (lines and upvalue names stay, for errors and inject's _U/_P), and the `stripped`
+        # leaf modules, which nobody introspects, lose all debug information.
         self.stripped = stripped
+        self.thinned = thinned
         self._compiler = lua54.LuaRuntime(
             encoding=None, register_eval=False, register_builtins=False
         )
@@ -81,6 +86,8 @@ class CodeCache:
         result = self._compile(source, b"@" + filename.encode(), strip)
         if isinstance(result, tuple):
             raise CodeCacheError(result[1].decode("utf-8", "replace"))
+        if not strip and self.thinned and filename.startswith(self.thinned):
+            return thin(result)
         return result
 
     def _read(self, filename: str, cache: bool) -> Chunk:

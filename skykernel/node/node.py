@@ -69,8 +69,9 @@ class Node:
             # bootstrap reads `start`; skynet's bootstrap.lua falls back to "main" itself
             env["start"] = self.config.start
         self.env = Env(env)
-        self.codecache = CodeCache(stripped=frozenset(
-            str(RUNTIME_DIR / "lualib" / name) for name in STRIPPED_LIBRARY))
+        self.codecache = CodeCache(
+            stripped=frozenset(str(RUNTIME_DIR / "lualib" / name) for name in STRIPPED_LIBRARY),
+            thinned=str(RUNTIME_DIR) + "/")
         self.scheduler = Scheduler(self)
         self.monitor = Monitor(self, endless_seconds)
         self.guard = False
