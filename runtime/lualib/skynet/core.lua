@@ -294,7 +294,7 @@ package.cpath = ""
 
 function core.booted()
 	collectgarbage("restart")
-	collectgarbage()
+	-- (no full collection here: it cost more time than the memory it saved)
 end
 
 core.handle = handle
