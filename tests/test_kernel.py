@@ -231,3 +231,29 @@ def test_a_magic_that_fails_unexpectedly_still_answers(kernel):
     reply, out = run(kernel, "%use .notebook")
     assert reply["status"] == "ok", reply
     assert "notebook" in text(out)
+
+
+def test_interrupted_wait_keeps_later_lua_interruptible(kernel):
+    # The cell waits on a service that starts looping only after the interrupt. The cell's
+    # RUN is still pending, so the hook stays armed: a second interrupt stops the loop
+    # instead of the kernel hanging in it for good.
+    run(kernel, "%%service looper\n"
+                "local skynet = require 'skynet'\n"
+                "skynet.start(function()\n"
+                "  skynet.dispatch('lua', function()\n"
+                "    skynet.error('going to loop soon')\n"
+                "    skynet.sleep(100)\n"
+                "    skynet.error('looping now')\n"
+                "    while true do end\n"
+                "  end)\n"
+                "end)\n")
+    reply, out = run(kernel, "%newservice looper")
+    address = text(out).split()[0]
+    msg_id = kernel.execute(f"require('skynet').call({int(address[1:], 16)}, 'lua', 'go')")
+    _wait_for_log(kernel, msg_id, "going to loop soon")
+    _interrupt(kernel)
+    assert _reply(kernel, msg_id)["ename"] == "KeyboardInterrupt"
+    _wait_for_log(kernel, msg_id, "looping now")
+    _interrupt(kernel)
+    after, out = run(kernel, "return 'alive'")
+    assert result(out) == '"alive"', (after, out)

@@ -92,7 +92,10 @@ class SkynetKernel(Kernel):
         self._last_parent: Any = None
         self._cell_running = False
         self._interrupted = False
-        self._cell_task: asyncio.Task[Any] | None = None
+        self.cell_waiter: asyncio.Future[Any] | None = None
+        # RUNs whose cell was interrupted while waiting: they may still run (or be running)
+        # in their service, so the interrupt hook stays armed until each has answered.
+        self._orphans: set[asyncio.Future[Any]] = set()
         self._main_thread = threading.get_ident()
         self.session_key = f"kernel-{os.getpid()}"
 
@@ -296,14 +299,18 @@ class SkynetKernel(Kernel):
 
     def pre_handler_hook(self) -> None:
         # SIGINT must not raise inside the event loop; it stops the running Lua (through
-        # the guard's hook) or the cell's wait instead.
-        self.saved_sigint_handler = signal.signal(signal.SIGINT, self._on_sigint)
+        # the guard's hook) or the cell's wait instead. It is ours between requests too
+        # (ipykernel ignores it there): Lua a cell set off may run away after the cell.
+        signal.signal(signal.SIGINT, self._on_sigint)
+
+    def post_handler_hook(self) -> None:
+        pass
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
         self._interrupted = True
         if self.node is not None:
             self.node.interrupt()
-        task = self._cell_task
+        task = self.cell_waiter
         if task is not None and not task.done():
             loop = self._loop
             if loop is not None:
@@ -342,8 +349,7 @@ class SkynetKernel(Kernel):
             return self.error_reply(type(e).__name__, str(e), traceback.format_exception(e))
         finally:
             self._cell_running = False
-            if self.node is not None:
-                self.node.guard = False
+            self._update_guard()
         return {"status": "ok", "execution_count": self.execution_count,
                 "payload": self.payload, "user_expressions": {}}
 
@@ -364,16 +370,35 @@ class SkynetKernel(Kernel):
             for obs, token in tokens:
                 await obs.after(handle, token)
 
+    def _update_guard(self) -> None:
+        """The interrupt hook is armed while a cell or an interrupted cell's RUN may run
+        Lua, and only then: any armed hook slows all Lua in a service a lot."""
+        if self.node is not None:
+            self.node.guard = self._cell_running or bool(self._orphans)
+
+    def _orphan_done(self, run: asyncio.Future[Any]) -> None:
+        self._orphans.discard(run)
+        if not run.cancelled():
+            run.exception()  # retrieved: nobody waits for it any more
+        self._update_guard()
+
     async def _inject_cell(self, node: Node, handle: int, source: str) -> dict[str, Any] | None:
         node.monitor.clear_interrupt()
         node.guard = True  # interruptible while the cell runs, full speed otherwise
         source = self.syntax.as_expression(source)
-        self._cell_task = asyncio.ensure_future(
+        run = asyncio.ensure_future(
             inject(node, handle, source, session=self.session_key, returns=True)
         )
+        # An interrupt cancels the wait, not the RUN: it has been sent, and what it set off
+        # may still run; until it answers, the hook stays armed, so that a runaway loop it
+        # causes later can be stopped by the next interrupt instead of hanging the kernel.
+        self.cell_waiter = asyncio.ensure_future(asyncio.shield(run))
         try:
-            result = await self._cell_task
+            result = await self.cell_waiter
         except asyncio.CancelledError:
+            if not run.done():
+                self._orphans.add(run)
+                run.add_done_callback(self._orphan_done)
             return self.error_reply("KeyboardInterrupt", "interrupted",
                                     ["KeyboardInterrupt: the cell was interrupted"])
         except Exception as e:  # noqa: BLE001 - a dead target, a refused call...
@@ -382,7 +407,7 @@ class SkynetKernel(Kernel):
                                         ["KeyboardInterrupt: the cell was interrupted"])
             return self.error_reply(type(e).__name__, str(e), [f"{type(e).__name__}: {e}"])
         finally:
-            self._cell_task = None
+            self.cell_waiter = None
         output = result.output
         if output and not output.endswith("\n"):
             output += "\n"  # RUN joins printed lines; a stream wants each line ended

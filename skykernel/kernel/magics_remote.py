@@ -356,10 +356,10 @@ class RemoteMagics:
             assert where is not None
             node, address = where
         name = f"cell[{kernel.execution_count}]"
-        kernel._cell_task = asyncio.ensure_future(
+        kernel.cell_waiter = asyncio.ensure_future(
             node.run_cell(address, source, session=kernel.session_key, name=name))
         try:
-            result = await kernel._cell_task
+            result = await kernel.cell_waiter
         except asyncio.CancelledError:
             return kernel.error_reply("KeyboardInterrupt", "interrupted", [
                 "KeyboardInterrupt: stopped waiting; the connection was reset (the chunk may "
@@ -367,7 +367,7 @@ class RemoteMagics:
         except RemoteError as e:
             return kernel.error_reply("RemoteError", str(e), [f"RemoteError: {e}"])
         finally:
-            kernel._cell_task = None
+            kernel.cell_waiter = None
         output = result.output
         if output and not output.endswith("\n"):
             output += "\n"
