@@ -131,18 +131,9 @@ class LuaService(Service):
         )
         self.lua = lua
         load = lua.globals().load
-        bridge = lua.table_from(
-            {
-                b"command": self._command,
-                b"log": self._log,
-                b"load": self._load,
-                b"flush": self._flush,
-                b"alive": self._alive,
-                b"check": self._check,
-            }
-        )
         core_main = load(node.runtime_code("skynet/core.lua"), b"=core", b"b")
-        self.core = core_main(self.handle, bridge, node.lualib_dir.encode())
+        self.core = core_main(self.handle, node.lualib_dir.encode(), self._command, self._log,
+                              self._load, self._flush, self._alive, self._check)
         if self.carry is not None:
             self.core.carried = self.carry
         self._deliver = self.core.deliver

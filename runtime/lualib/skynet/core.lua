@@ -4,16 +4,12 @@
 -- Messages leave through an outbox that the node drains when the state returns, so a
 -- burst of sends costs one Python crossing, not one per message.
 
-local handle, bridge, lualib = ...
+-- The bridge: Python callables, passed as arguments (a table would cost a conversion).
+local handle, lualib, py_command, py_log, py_load, py_flush, py_alive, py_check = ...
 
 -- Loading a service allocates only what it keeps: collecting during the load is wasted
 -- work, so the collector waits until the loader is done (core.booted).
 collectgarbage("stop")
-local py_command = bridge.command
-local py_log = bridge.log
-local py_load = bridge.load
-local py_flush = bridge.flush
-local py_alive = bridge.alive
 
 local type, select, tostring, error, load, pairs = type, select, tostring, error, load, pairs
 local setmetatable = setmetatable
@@ -187,7 +183,6 @@ end
 -- Interruption: a count hook that asks the node whether to stop. Any armed count hook
 -- slows all Lua in its coroutine, so it is armed only while the node asks for it (a
 -- notebook cell running); skynet.lua arms each coroutine as it resumes it.
-local py_check = bridge.check
 local sethook = debug.sethook
 local hooked = setmetatable({}, { __mode = "k" })
 local guard = { on = false }
