@@ -39,7 +39,7 @@ if dir and pattern:find("%?/init%.lua$") then
 	package.path = SERVICE_PATH .. "?.lua;" .. package.path
 end
 
-require = require("skynet.require").require
+require = require("skynet.core").require
 
 if preload and preload ~= "" then
 	local f, err = loadfile(preload)

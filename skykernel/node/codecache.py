@@ -68,6 +68,7 @@ class CodeCache:
         # leaf modules, which nobody introspects, lose all debug information.
         self.stripped = stripped
         self.thinned = thinned
+        self._absent: set[str] = set()
         self._compiler = lua54.LuaRuntime(
             encoding=None, register_eval=False, register_builtins=False
         )
@@ -91,10 +92,14 @@ class CodeCache:
         return result
 
     def _read(self, filename: str, cache: bool) -> Chunk:
+        if filename in self._absent:
+            raise CodeCacheError(f"cannot open {filename}")
         try:
             with open(filename, "rb") as f:
                 source = f.read()
         except OSError:
+            if self.thinned and filename.startswith(self.thinned):
+                self._absent.add(filename)  # the runtime's files do not come and go
             raise CodeCacheError(f"cannot open {filename}") from None
         code = self.compile(source, filename)
         return Chunk(filename, self.generation, digest(source), len(source), code, cache)

@@ -262,22 +262,28 @@ end
 -- skynet.*, snax.*) always comes from its own lualib, whatever the user's paths say.
 local package = package
 local searchpath = package.searchpath
-local provided = lualib .. "/?.lua"
+local string_gsub, string_find = string.gsub, string.find
 
 local function lua_searcher(name)
-	local own = searchpath(name, provided)
+	-- What skykernel provides is asked of the code cache by name, with no file system
+	-- search: a cached module costs no system call at all.
+	local own = lualib .. "/" .. string_gsub(name, "%.", "/") .. ".lua"
+	local f, lerr = cached_loadfile(own)
+	if f then
+		return f, own
+	end
 	local path = own
-	local err
-	if path == nil then
-		if name == "skynet" or name:find("^skynet%.") or name:find("^snax%.") then
+	if string_find(lerr, "^cannot open") then
+		if name == "skynet" or string_find(name, "^skynet%.") or string_find(name, "^snax%.") then
 			return string_format("\n\tmodule '%s' is not provided by skykernel", name)
 		end
+		local err
 		path, err = searchpath(name, package.path)
 		if path == nil then
 			return err
 		end
+		f, lerr = cached_loadfile(path)
 	end
-	local f, lerr = cached_loadfile(path)
 	if f == nil then
 		error(string_format("error loading module '%s' from file '%s':\n\t%s", name, path, lerr), 2)
 	end
@@ -286,6 +292,46 @@ end
 
 package.searchers = { package.searchers[1], lua_searcher }
 package.cpath = ""
+
+-- skynet.require: a require that waits when another coroutine is loading the same
+-- module, instead of loading it twice (a module may skynet.call while it loads). It
+-- lives here because every service's loader installs it.
+local plain_require = require
+local loading = {}
+
+
+function core.require(name)
+	local m = package.loaded[name]
+	if m ~= nil then
+		return m
+	end
+	local skynet = package.loaded.skynet
+	local co = coroutine.running()
+	local waiting = loading[name]
+	if waiting and skynet then
+		waiting[#waiting + 1] = co
+		skynet.wait(co)
+		m = package.loaded[name]
+		if m == nil then
+			error(string.format("require %s failed", name))
+		end
+		return m
+	end
+	waiting = {}
+	loading[name] = waiting
+	local ok, result = pcall(plain_require, name)
+	loading[name] = nil
+	if skynet then
+		for i = 1, #waiting do
+			skynet.wakeup(waiting[i])
+		end
+	end
+	if not ok then
+		error(result, 2)
+	end
+	return result
+end
+
 
 function core.booted()
 	collectgarbage("restart")
