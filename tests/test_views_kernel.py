@@ -10,23 +10,10 @@ from typing import Any
 
 import pytest
 from jupyter_client.manager import start_new_kernel
+from test_introspection import SERVICE
 from test_kernel import run, text
 
-COUNTER = """%%service counter
-local skynet = require "skynet"
-require "skynet.manager"
-local CMD = {}
-local count = 0
-function CMD.inc(n) count = count + (n or 1) return count end
-function CMD.get() return count end
-skynet.start(function()
-  skynet.dispatch("lua", function(session, source, cmd, ...)
-    local f = assert(CMD[cmd], cmd)
-    skynet.ret(skynet.pack(f(...)))
-  end)
-  skynet.register(".counter")
-end)
-"""
+COUNTER = "%%service counter\n" + SERVICE.lstrip("\n")
 
 
 @pytest.fixture(scope="module")
