@@ -161,8 +161,11 @@ def test_protocol_chain_from_entry_point_to_each_handler(tree: Any) -> None:
         lua = next(p for p in data["protocols"] if p["name"] == "lua")
         assert lua["id"] == 10 and lua["dispatch"]["file"] == "./service/counter.lua"
         assert lua["count"] == 1  # counted per dispatch function
+        assert data["counts"] == "command"
         cmd = next(t for t in lua["tables"] if t["name"] == "CMD")
         assert [h["name"] for h in cmd["handlers"]] == ["get", "inc"]
+        # and per handler, by the command name each message started with
+        assert [h["count"] for h in cmd["handlers"]] == [0, 1]
         assert all("replaced" not in h for h in cmd["handlers"])
         # a patch from a cell: another file, another identity
         r = await inject(node, handle, "_P.lua.CMD.inc = function(n) return -1 end")

@@ -68,6 +68,11 @@ local error_queue = {}
 local fork_queue = { h = 1, t = 0 }
 local coroutine_pool = setmetatable({}, { __mode = "kv" })
 local handler_count = setmetatable({}, { __mode = "k" })
+-- Per dispatch function, messages by the command name they start with (a packed short
+-- string first, as in skynet's dispatch-by-name convention): the dispatch-chain view's
+-- per-handler counts. A byte peek and a counter, nothing more, on the request path.
+local command_count = setmetatable({}, { __mode = "k" })
+local string_byte, string_sub = string.byte, string.sub
 
 local exited = false
 
@@ -199,6 +204,16 @@ local function dispatch_request(p, f, session, source, msg)
 	session_coroutine_id[co] = session
 	session_coroutine_address[co] = source
 	handler_count[f] = (handler_count[f] or 0) + 1
+	local first = string_byte(msg, 1)
+	if first and first & 7 == 4 then
+		local per = command_count[f]
+		if per == nil then
+			per = {}
+			command_count[f] = per
+		end
+		local name = string_sub(msg, 2, 1 + (first >> 3))
+		per[name] = (per[name] or 0) + 1
+	end
 	local ok, err = xpcall(run_handler, on_handler_error, f, p.unpack, session, source, msg)
 	local pending = session_coroutine_id[co]
 	session_coroutine_id[co] = nil
@@ -558,6 +573,11 @@ end
 -- How many messages each dispatch function served (for the dispatch-chain view).
 function skynet.handler_count(f)
 	return handler_count[f] or 0
+end
+
+-- {command name = messages} that dispatch function f served, or nil.
+function skynet.command_count(f)
+	return command_count[f]
 end
 
 ----- addresses, names, environment, time

@@ -3,8 +3,8 @@ handlers, with sources, code-cache generations and what was replaced since load.
 
 Data: the reply of `skykernel.protocols.chains` plus `generations` (chunk filename ->
 generation, from the node's records of what the service loaded). Messages served are
-counted per dispatch function (skynet.handler_count); per-handler counts would need work
-on every message, which the hot path does not pay for.
+counted per dispatch function (skynet.handler_count) and per command name
+(skynet.command_count), which is how a handler of a dispatch-by-name table is reached.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class ProtocolChainView(View):
         classes = []
         for h in table["handlers"][:limit]:
             rows.append((f"{table['name']}.{h['name']}", _src(h), _gen(self.generations, h),
-                         h.get("replaced", ""), "n/a"))
+                         h.get("replaced", ""), str(h.get("count", "n/a"))))
             classes.append("sk-handler sk-replaced" if h.get("replaced") else "sk-handler")
         return rows, classes
 
@@ -102,8 +102,9 @@ class ProtocolChainView(View):
                     more.add_class("sk-more")
                     more.on_click(lambda _b, k=key: self.soon(lambda: self._more(k)))
                     items.append(more)
-        note = ("messages are counted per dispatch function (skynet.handler_count); "
-                "per-handler counts are not kept, to keep the dispatch path lean")
+        note = ("messages: per dispatch function, and per handler the messages whose first "
+                "argument names it (skynet's dispatch-by-name convention); n/a on a node "
+                "that does not count (real skynet)")
         items.append(widgets.HTML(f"<small style='color:#777'>{note}</small>"))
         self.body.children = items
 
@@ -123,8 +124,9 @@ class ProtocolChainView(View):
                 out.append(f"  -> {t['name']}: {t['total']} handlers")
                 for h in t["handlers"][: self.page]:
                     mark = f"  REPLACED ({h['replaced']})" if h.get("replaced") else ""
+                    served = f"  served {h['count']}" if "count" in h else ""
                     out.append(f"     {t['name']}.{h['name']}  {_src(h)}  "
-                               f"gen {_gen(self.generations, h) or '-'}{mark}")
+                               f"gen {_gen(self.generations, h) or '-'}{mark}{served}")
         return "\n".join(out)
 
     def html(self) -> str:

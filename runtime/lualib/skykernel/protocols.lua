@@ -2,7 +2,8 @@
 --
 -- For each registered protocol: name, id, pack, unpack and dispatch (with source), how
 -- many messages the dispatch function served (skynet.handler_count, when the library has
--- it), and the handler tables the dispatch reads (table upvalues holding functions, such
+-- it) and, per handler, the messages whose command name it answers to
+-- (skynet.command_count), and the handler tables the dispatch reads (table upvalues holding functions, such
 -- as the `CMD` of a typical service) with every handler's source. A handler is marked
 -- replaced when its source is not the file the dispatch function came from, or when its
 -- identity changed since this module first saw it. A handler table's home is the file
@@ -132,13 +133,14 @@ function M.chains(U, opts)
 		skynet = nil
 	end
 	local counter = skynet and skynet.handler_count
+	local commands = skynet and skynet.command_count
 	local proto = U and U.proto or {}
 	local skip = modules()
 	local result = { protocols = {}, entry = {} }
 	if skynet and skynet.dispatch_message then
 		result.entry = chain_of(skynet.dispatch_message)
 	end
-	result.counts = counter and "dispatch" or "none"
+	result.counts = commands and "command" or counter and "dispatch" or "none"
 	local list = {}
 	for name, p in pairs(proto) do
 		if type(name) == "string" and type(p) == "table" then
@@ -155,6 +157,7 @@ function M.chains(U, opts)
 		if counter and d then
 			entry.count = counter(d)
 		end
+		local served = commands and d and commands(d)
 		if type(d) == "function" then
 			for _, ht in ipairs(handler_tables(d, skip)) do
 				local home = ht.home -- the file of the function that reads the table
@@ -166,6 +169,9 @@ function M.chains(U, opts)
 					local f = ht.value[hname]
 					local h = fninfo(f)
 					h.name = hname
+					if commands then
+						h.count = served and served[hname] or 0
+					end
 					local key = p.name .. "\0" .. ht.name .. "\0" .. hname
 					local first = first_seen[key]
 					if first == nil then
