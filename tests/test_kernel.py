@@ -257,3 +257,20 @@ def test_interrupted_wait_keeps_later_lua_interruptible(kernel):
     _interrupt(kernel)
     after, out = run(kernel, "return 'alive'")
     assert result(out) == '"alive"', (after, out)
+
+
+def test_restart_gives_a_fresh_node_and_shutdown_is_clean(tmp_path):
+    km, kc = start_new_kernel(kernel_name="skynet", cwd=str(tmp_path))
+    try:
+        run(kc, "kept = 'before restart'")
+        km.restart_kernel(now=False)  # asks the kernel to shut down: the node closes first
+        kc.wait_for_ready(timeout=60)
+        reply, out = run(kc, "return kept")
+        assert reply["status"] == "ok"
+        assert result(out) == "nil"  # a new node, a new environment
+        reply, out = run(kc, "%services")
+        assert reply["status"] == "ok"
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=False)
+    assert km.provisioner is None or not km.is_alive()
