@@ -44,11 +44,11 @@ class Client:
         self.writer.close()
 
 
-
 def assert_ping(answer: list[str]) -> None:
     """ping answers the round trip in centiseconds: a number, whatever the machine's load."""
     assert len(answer) == 2 and answer[1] == "<CMD OK>"
     assert answer[0].isdigit()
+
 
 def console_port(node: Node) -> int:
     [line] = [ln.text for ln in node.logger.history if "Start debug console at" in ln.text]
@@ -287,3 +287,18 @@ def test_bind_address_and_port_arguments(tree) -> None:
             await node.shutdown()
 
     asyncio.run(main())
+
+
+def test_snax_starts_a_snax_service(tree) -> None:
+    async def body(node: Node, port: int, svc: int) -> None:
+        c = await Client.connect(port)
+        answer = await c.cmd("snax echosnax")
+        assert answer[-1] == "<CMD OK>"
+        address = answer[0].split("\t")[0]
+        assert address.startswith(":")
+        handle = int(address[1:], 16)
+        assert any(s.handle == handle and s.name == "snaxd" for s in node.services())
+        assert (await c.cmd("snax nosuchsnax"))[0] == "Failed"
+        c.close()
+
+    run(tree, body)

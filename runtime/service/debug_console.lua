@@ -133,32 +133,33 @@ end)
 
 function COMMAND.help()
 	return {
-		help = "This help message",
-		list = "List all the service",
-		stat = "Dump all stats",
-		info = "info address : get service infomation",
-		exit = "exit address : kill a lua service",
-		kill = "kill address : kill service",
-		mem = "mem : show memory status",
-		gc = "gc : force every lua service do garbage collect",
-		start = "lanuch a new lua service",
-		clearcache = "clear lua code cache",
-		service = "List unique service",
-		task = "task address : show service task detail",
-		uniqtask = "task address : show service unique task detail",
-		killtask = "killtask address threadname : threadname listed by task",
-		inject = "inject address luascript.lua",
-		dbgcmd = "run address debug command",
-		logon = "logon address",
-		logoff = "logoff address",
-		log = "launch a new lua service with log",
-		signal = "signal address sig",
-		ping = "ping address",
-		call = "call address ...",
-		trace = "trace address [proto] [on|off]",
-		netstat = "netstat : show netstat",
-		getenv = "getenv name : skynet.getenv(name)",
-		setenv = "setenv name value : skynet.setenv(name,value)",
+		help = "these lines",
+		list = "every service the launcher started",
+		stat = "cpu, messages, queue length and tasks of every service",
+		info = "info ADDR [args] : what the service's info function reports",
+		exit = "exit ADDR : make a service exit",
+		kill = "kill ADDR : kill a service (no Lua cleanup)",
+		mem = "Lua memory of every service",
+		gc = "collect garbage in every service, then show memory",
+		start = "start NAME [args] : launch a Lua service",
+		snax = "snax NAME [args] : launch a snax service",
+		clearcache = "start a new code-cache generation",
+		service = "the unique services and their addresses",
+		task = "task ADDR [session] : the suspended coroutines of a service",
+		uniqtask = "uniqtask ADDR : those coroutines, grouped by traceback",
+		killtask = "killtask ADDR THREAD : kill a coroutine listed by task",
+		inject = "inject ADDR FILE : run a Lua file inside a service",
+		dbgcmd = "dbgcmd ADDR CMD [args] : send a debug command",
+		logon = "logon ADDR : log a service's messages",
+		logoff = "logoff ADDR : stop logging them",
+		log = "log NAME [args] : launch a service and log its messages",
+		signal = "signal ADDR [sig] : signal a service",
+		ping = "ping ADDR : round trip in centiseconds",
+		call = "call ADDR args... : skynet.call with Lua values, show the reply",
+		trace = "trace ADDR [proto] [on|off] : trace a protocol",
+		netstat = "the console's connections",
+		getenv = "getenv KEY : skynet.getenv(KEY)",
+		setenv = "setenv KEY VALUE : skynet.setenv(KEY, VALUE)",
 		codecache = "codecache [stale] : code cache generations (skykernel)",
 		purge = "purge : free code cache generations no service holds (skykernel)",
 	}
@@ -186,6 +187,15 @@ function COMMAND.start(...)
 			return { [skynet.address(addr)] = ... }
 		end
 		return "Exit"
+	end
+	return "Failed"
+end
+
+function COMMAND.snax(...)
+	local snax = require "snax"
+	local ok, s = pcall(snax.newservice, ...)
+	if ok then
+		return { [skynet.address(s.handle)] = ... }
 	end
 	return "Failed"
 end
