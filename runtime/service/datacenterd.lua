@@ -1,110 +1,129 @@
--- datacenterd (DATACENTER): a tree of values by path, with waiters for paths not set yet.
+-- datacenterd (DATACENTER): a node-wide tree of values addressed by key paths.
+--
+-- QUERY path... reads, UPDATE path... value writes (and answers the old value), WAIT path...
+-- answers when a value is set at that exact path. Waiters hang in a second tree of the
+-- same shape; a write that lands above waiting leaves (replacing a whole branch) fails them.
 local skynet = require "skynet"
 
-local command = {}
-local database = {}
-local wait_queue = {}
-local mode = {}
+local data = {}
+local waiters = {} -- same shape as data; a leaf is { waiting = true, [i] = response }
 
-local function query(db, key, ...)
-	if db == nil then
-		return nil
-	end
-	if key == nil then
-		return db
-	end
-	return query(db[key], ...)
-end
-
-function command.QUERY(key, ...)
-	local d = database[key]
-	if d ~= nil then
-		return query(d, ...)
-	end
-end
-
-local function update(db, key, value, ...)
-	if select("#", ...) == 0 then
-		local ret = db[key]
-		db[key] = value
-		return ret, value
-	end
-	if db[key] == nil then
-		db[key] = {}
-	end
-	return update(db[key], value, ...)
-end
-
-local function wakeup(db, key1, ...)
-	if key1 == nil then
-		return
-	end
-	local q = db[key1]
-	if q == nil then
-		return
-	end
-	if q[mode] == "queue" then
-		db[key1] = nil
-		if select("#", ...) ~= 1 then
-			-- throw error because can't wake up a branch
-			for _, response in ipairs(q) do
-				response(false)
-			end
-		else
-			return q
+local function get(node, ...)
+	for i = 1, select("#", ...) do
+		if type(node) ~= "table" then
+			return nil
 		end
-	else
-		return wakeup(q, ...)
+		node = node[(select(i, ...))]
 	end
+	return node
+end
+
+local function set(node, ...)
+	local n = select("#", ...)
+	local value = select(n, ...)
+	for i = 1, n - 2 do
+		local key = select(i, ...)
+		if type(node[key]) ~= "table" then
+			node[key] = {}
+		end
+		node = node[key]
+	end
+	local key = select(n - 1, ...)
+	local old = node[key]
+	node[key] = value
+	return old
+end
+
+-- Detach the waiters at exactly this path (or every waiter under it, to be failed).
+local function take_waiters(...)
+	local n = select("#", ...)
+	local node = waiters
+	for i = 1, n - 2 do
+		node = node[(select(i, ...))]
+		if node == nil then
+			return nil
+		end
+	end
+	local key = select(n - 1, ...)
+	local found = node[key]
+	node[key] = nil
+	return found
+end
+
+local function fail_all(w)
+	if w.waiting then
+		for i = 1, #w do
+			w[i](false)
+		end
+		return
+	end
+	for _, deeper in pairs(w) do
+		fail_all(deeper)
+	end
+end
+
+local function answer_all(found, value)
+	if found == nil then
+		return
+	end
+	if not found.waiting then
+		-- a whole branch was overwritten: what waited below it can never be answered
+		fail_all(found)
+		return
+	end
+	for i = 1, #found do
+		found[i](true, value)
+	end
+end
+
+local function add_waiter(...)
+	local n = select("#", ...)
+	local node = waiters
+	for i = 1, n - 1 do
+		local key = select(i, ...)
+		local next_node = node[key]
+		if next_node == nil then
+			next_node = {}
+			node[key] = next_node
+		end
+		node = next_node
+	end
+	local key = select(n, ...)
+	local leaf = node[key]
+	if leaf == nil then
+		leaf = { waiting = true }
+		node[key] = leaf
+	end
+	leaf[#leaf + 1] = skynet.response()
+end
+
+local command = {}
+
+function command.QUERY(...)
+	return get(data, ...)
 end
 
 function command.UPDATE(...)
-	local ret, value = update(database, ...)
-	if ret ~= nil or value == nil then
-		return ret
+	local old = set(data, ...)
+	local n = select("#", ...)
+	if select(n, ...) ~= nil then
+		answer_all(take_waiters(...), (select(n, ...)))
 	end
-	local q = wakeup(wait_queue, ...)
-	if q then
-		for _, response in ipairs(q) do
-			response(true, value)
-		end
-	end
-end
-
-local function waitfor(db, key1, key2, ...)
-	if key2 == nil then
-		local q = db[key1]
-		if q == nil then
-			q = { [mode] = "queue" }
-			db[key1] = q
-		else
-			assert(q[mode] == "queue")
-		end
-		table.insert(q, skynet.response())
-	else
-		local q = db[key1]
-		if q == nil then
-			q = { [mode] = "branch" }
-			db[key1] = q
-		else
-			assert(q[mode] == "branch")
-		end
-		return waitfor(q, key2, ...)
-	end
+	return old
 end
 
 skynet.start(function()
 	skynet.dispatch("lua", function(_, _, cmd, ...)
 		if cmd == "WAIT" then
-			local ret = command.QUERY(...)
-			if ret ~= nil then
-				skynet.ret(skynet.pack(ret))
+			local value = get(data, ...)
+			if value ~= nil then
+				skynet.ret(skynet.pack(value))
 			else
-				waitfor(wait_queue, ...)
+				add_waiter(...)
 			end
-		else
-			local f = assert(command[cmd], cmd)
-			skynet.ret(skynet.pack(f(...)))
+			return
 		end
+		local f = assert(command[cmd], cmd)
+		skynet.ret(skynet.pack(f(...)))
 	end)
 end)

@@ -1,112 +1,104 @@
--- service_mgr (.service, SERVICE): one instance per name for uniqueservice, and
--- queryservice that waits until the service exists.
+-- service_mgr (.service, SERVICE): one instance per name for uniqueservice, and a
+-- queryservice that waits until the named service exists.
+--
+-- Each name is in one of three states: an address (running), an error text (its launch
+-- failed), or a pending entry listing the coroutines waiting for it.
 local skynet = require "skynet"
 require "skynet.manager"
 
-local cmd = {}
-local service = {}
+local named = {}
 
-local function request(name, func, ...)
-	local ok, handle = pcall(func, ...)
-	local s = service[name]
-	assert(type(s) == "table")
-	if ok then
-		service[name] = handle
-	else
-		service[name] = tostring(handle)
+local function settle(name, ok, result)
+	local pending = named[name]
+	named[name] = ok and result or tostring(result)
+	for _, co in ipairs(pending.waiting) do
+		skynet.wakeup(co)
 	end
-	for _, v in ipairs(s) do
-		skynet.wakeup(v.co)
-	end
-	if ok then
-		return handle
-	end
-	error(tostring(handle))
 end
 
-local function waitfor(name, func, ...)
-	local s = service[name]
-	if type(s) == "number" then
-		return s
-	end
-	local co = coroutine.running()
-	if s == nil then
-		s = {}
-		service[name] = s
-	elseif type(s) == "string" then
-		error(s)
-	end
-	assert(type(s) == "table")
-	local session, source = skynet.context()
-	if s.launch == nil and func then
-		s.launch = { session = session, source = source, co = co }
-		return request(name, func, ...)
-	end
-	table.insert(s, { co = co, session = session, source = source })
-	skynet.wait(co)
-	s = service[name]
-	if type(s) == "string" then
-		error(s)
-	end
-	assert(type(s) == "number")
-	return s
-end
-
-local function read_name(service_name)
-	if string.byte(service_name) == 64 then -- '@'
-		return string.sub(service_name, 2)
-	end
-	return service_name
-end
-
-function cmd.LAUNCH(service_name, subname, ...)
-	local realname = read_name(service_name)
-	if realname == "snaxd" then
-		-- as skynet's service_mgr: a unique snax service is started and init'ed by snax
-		local snax = require "snax"
-		return waitfor(service_name .. "." .. subname, snax.rawnewservice, subname, ...)
-	end
-	return waitfor(service_name, skynet.newservice, realname, subname, ...)
-end
-
-function cmd.QUERY(service_name, subname)
-	local realname = read_name(service_name)
-	if realname == "snaxd" then
-		return waitfor(service_name .. "." .. subname)
-	end
-	return waitfor(service_name)
-end
-
-cmd.GLAUNCH = cmd.LAUNCH
-cmd.GQUERY = cmd.QUERY
-
-function cmd.LIST()
-	local result = {}
-	for k, v in pairs(service) do
-		if type(v) == "string" then
-			v = "Error: " .. v
-		elseif type(v) == "table" then
-			v = "Querying"
-		else
-			v = skynet.address(v)
+-- The address registered under name; launch(...) starts it when nobody has yet.
+local function obtain(name, launch, ...)
+	local state = named[name]
+	if state == nil then
+		state = { waiting = {} }
+		named[name] = state
+		if launch then
+			state.launching = true
+			local ok, result = pcall(launch, ...)
+			settle(name, ok, result)
+			state = named[name]
 		end
-		result[k] = v
+	elseif type(state) == "table" and launch and not state.launching then
+		state.launching = true -- someone only queried so far: this caller launches it
+		local ok, result = pcall(launch, ...)
+		settle(name, ok, result)
+		state = named[name]
 	end
-	return result
+	if type(state) == "table" then
+		local co = coroutine.running()
+		state.waiting[#state.waiting + 1] = co
+		skynet.wait(co)
+		state = named[name]
+	end
+	if type(state) == "string" then
+		error(state)
+	end
+	return state
+end
+
+-- `@name` asks for the same service under a name of its own (as skynet allows).
+local function service_file(name)
+	return name:sub(1, 1) == "@" and name:sub(2) or name
+end
+
+local command = {}
+
+function command.LAUNCH(name, subname, ...)
+	if service_file(name) == "snaxd" then
+		-- a unique snax service is started and initialised by snax itself
+		local snax = require "snax"
+		return obtain(name .. "." .. subname, snax.rawnewservice, subname, ...)
+	end
+	return obtain(name, skynet.newservice, service_file(name), subname, ...)
+end
+
+function command.QUERY(name, subname)
+	if service_file(name) == "snaxd" then
+		return obtain(name .. "." .. subname)
+	end
+	return obtain(name)
+end
+
+-- A standalone node has no other nodes: global names are local ones.
+command.GLAUNCH = command.LAUNCH
+command.GQUERY = command.QUERY
+
+function command.LIST()
+	local list = {}
+	for name, state in pairs(named) do
+		if type(state) == "number" then
+			list[name] = skynet.address(state)
+		elseif type(state) == "string" then
+			list[name] = "Error: " .. state
+		else
+			list[name] = "Querying"
+		end
+	end
+	return list
 end
 
 skynet.start(function()
-	skynet.dispatch("lua", function(session, address, command, ...)
-		local f = cmd[command]
+	skynet.dispatch("lua", function(_, _, cmd, ...)
+		local f = command[cmd]
 		if f == nil then
-			skynet.ret(skynet.pack(nil, "Invalid command " .. command))
+			skynet.ret(skynet.pack(nil, "Invalid command " .. tostring(cmd)))
 			return
 		end
-		local ok, r = pcall(f, ...)
+		local ok, result = pcall(f, ...)
 		if ok then
-			skynet.ret(skynet.pack(r))
+			skynet.ret(skynet.pack(result))
 		else
-			skynet.ret(skynet.pack(nil, r))
+			skynet.ret(skynet.pack(nil, result))
 		end
 	end)
 	skynet.register(".service")
