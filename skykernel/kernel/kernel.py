@@ -91,7 +91,7 @@ class SkynetKernel(Kernel):
         self._cell_parent: Any = None
         self._last_parent: Any = None
         self._cell_running = False
-        self._interrupted = False
+        self.interrupted = False
         self.cell_waiter: asyncio.Future[Any] | None = None
         # RUNs whose cell was interrupted while waiting: they may still run (or be running)
         # in their service, so the interrupt hook stays armed until each has answered.
@@ -307,7 +307,7 @@ class SkynetKernel(Kernel):
         pass
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
-        self._interrupted = True
+        self.interrupted = True
         if self.node is not None:
             self.node.interrupt()
         task = self.cell_waiter
@@ -329,7 +329,10 @@ class SkynetKernel(Kernel):
         if store_history:
             self.magics.record(self.execution_count, code)
         self._cell_running = True
-        self._interrupted = False
+        self.interrupted = False
+        if self.node is not None:
+            # an interrupt that found no Lua running was meant for the previous cell
+            self.node.monitor.clear_interrupt()
         self.payload: list[dict[str, Any]] = []
         try:
             for kind, body, arg in split_cell(code):
@@ -383,7 +386,6 @@ class SkynetKernel(Kernel):
         self._update_guard()
 
     async def _inject_cell(self, node: Node, handle: int, source: str) -> dict[str, Any] | None:
-        node.monitor.clear_interrupt()
         node.guard = True  # interruptible while the cell runs, full speed otherwise
         source = self.syntax.as_expression(source)
         run = asyncio.ensure_future(
@@ -402,7 +404,7 @@ class SkynetKernel(Kernel):
             return self.error_reply("KeyboardInterrupt", "interrupted",
                                     ["KeyboardInterrupt: the cell was interrupted"])
         except Exception as e:  # noqa: BLE001 - a dead target, a refused call...
-            if self._interrupted:
+            if self.interrupted:
                 return self.error_reply("KeyboardInterrupt", "interrupted",
                                         ["KeyboardInterrupt: the cell was interrupted"])
             return self.error_reply(type(e).__name__, str(e), [f"{type(e).__name__}: {e}"])

@@ -65,7 +65,7 @@ class ReloadMagics:
     async def after(self, handle: int | None, token: tuple[int, bool]) -> None:
         generation, tracked = token
         self._note_codecache(generation)
-        if tracked and handle is not None:
+        if tracked and handle is not None and not self.kernel.interrupted:
             out = await self._quiet(handle, _DIFF)
             if out and out.strip():
                 pid, _, paths = out.strip().partition("\t")
