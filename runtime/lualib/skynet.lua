@@ -18,10 +18,10 @@ local traceback = debug.traceback
 local coroutine = coroutine
 local coroutine_create = coroutine.create
 local cresume = coroutine.resume
-local guard, arm = c.guard, c.arm
+local guard = c.guard
 local function coroutine_resume(co, ...)
 	if guard.on then
-		arm(co)
+		c.arm(co)
 	end
 	return cresume(co, ...)
 end
@@ -46,7 +46,7 @@ local skynet = {
 	PTYPE_SNAX = 11,
 	PTYPE_TRACE = 12,
 }
-local PTYPE_RESPONSE, PTYPE_ERROR = 1, 7
+local PTYPE_RESPONSE <const>, PTYPE_ERROR <const> = 1, 7
 
 function skynet.register_protocol(class)
 	local name = class.name
@@ -66,19 +66,20 @@ local sleep_session = {}
 local watching_session = {}
 local error_queue = {}
 local fork_queue = { h = 1, t = 0 }
-local coroutine_pool = setmetatable({}, { __mode = "kv" })
-local handler_count = setmetatable({}, { __mode = "k" })
+local weak_kv, weak_k = { __mode = "kv" }, { __mode = "k" }
+local coroutine_pool = setmetatable({}, weak_kv)
+local handler_count = setmetatable({}, weak_k)
 -- Per dispatch function, messages by the command name they start with (a packed short
 -- string first, as in skynet's dispatch-by-name convention): the dispatch-chain view's
 -- per-handler counts. A byte peek and a counter, nothing more, on the request path.
-local command_count = setmetatable({}, { __mode = "k" })
+local command_count = setmetatable({}, weak_k)
 local string_byte, string_sub = string.byte, string.sub
 
 local exited = false
 
 -- skynet.coroutine's inner coroutines map to the skynet thread that resumed them: a
 -- session belongs to that thread, which is what the dispatcher resumes.
-local coroutine_roots = setmetatable({}, { __mode = "kv" })
+local coroutine_roots = setmetatable({}, weak_kv)
 skynet.coroutine_roots = coroutine_roots
 local function running_thread()
 	local co = coroutine_running()
@@ -238,18 +239,6 @@ end
 local function unknown_response(session, address, msg, sz)
 	c.error(string_format("Response message : %s", tostring(msg)))
 	error(string_format("Unknown session : %d from %x", session, address))
-end
-
-function skynet.dispatch_unknown_request(unknown)
-	local prev = unknown_request
-	unknown_request = unknown
-	return prev
-end
-
-function skynet.dispatch_unknown_response(unknown)
-	local prev = unknown_response
-	unknown_response = unknown
-	return prev
 end
 
 local function raw_dispatch_message(source, prototype, session, msg)
@@ -445,31 +434,14 @@ end
 
 ----- messaging
 
-function skynet.genid()
-	return c.genid()
-end
-
 function skynet.send(addr, typename, ...)
 	local p = proto[typename]
 	return csend(addr, p.id, 0, p.pack(...))
 end
 
-function skynet.rawsend(addr, typename, msg, sz)
-	local p = proto[typename]
-	return csend(addr, p.id, 0, msg)
-end
-
-function skynet.redirect(dest, source, typename, session, msg, sz)
-	return c.redirect(dest, source, proto[typename].id, session, msg)
-end
-
 skynet.pack = seri.pack
 skynet.packstring = seri.pack
 skynet.unpack = seri.unpack
-function skynet.tostring(msg, sz)
-	return msg
-end
-function skynet.trash(msg, sz) end
 
 local function yield_call(service, session)
 	watching_session[session] = service
@@ -491,15 +463,6 @@ function skynet.call(addr, typename, ...)
 	return p.unpack(yield_call(addr, session))
 end
 
-function skynet.rawcall(addr, typename, msg, sz)
-	local p = proto[typename]
-	local session = csend(addr, p.id, nil, msg)
-	if session == nil then
-		error("call to invalid address " .. skynet.address(addr))
-	end
-	return yield_call(addr, session)
-end
-
 function skynet.ret(msg, sz)
 	msg = msg or ""
 	local co = running_thread()
@@ -514,50 +477,6 @@ function skynet.ret(msg, sz)
 	return csend(session_coroutine_address[co], PTYPE_RESPONSE, session, msg) ~= nil
 end
 
-function skynet.retpack(...)
-	return skynet.ret(seri.pack(...))
-end
-
-function skynet.context()
-	local co = running_thread()
-	return session_coroutine_id[co], session_coroutine_address[co]
-end
-
-function skynet.ignoreret(session)
-	session_coroutine_id[running_thread()] = nil
-end
-
-function skynet.response(pack)
-	pack = pack or seri.pack
-	local co = running_thread()
-	local session = session_coroutine_id[co]
-	if session == nil then
-		error "No session"
-	end
-	local address = session_coroutine_address[co]
-	session_coroutine_id[co] = nil
-	local done = false
-	local function response(ok, ...)
-		if ok == "TEST" then
-			return not done
-		end
-		if done then
-			error "Can't response more than once"
-		end
-		done = true
-		unresponse[response] = nil
-		if session == 0 then
-			return false
-		end
-		if ok then
-			return csend(address, PTYPE_RESPONSE, session, pack(...)) ~= nil
-		end
-		return csend(address, PTYPE_ERROR, session, "") ~= nil
-	end
-	unresponse[response] = address
-	return response
-end
-
 ----- dispatch table
 
 function skynet.dispatch(typename, func)
@@ -570,17 +489,7 @@ function skynet.dispatch(typename, func)
 	return p and p.dispatch
 end
 
--- How many messages each dispatch function served (for the dispatch-chain view).
-function skynet.handler_count(f)
-	return handler_count[f] or 0
-end
-
--- {command name = messages} that dispatch function f served, or nil.
-function skynet.command_count(f)
-	return command_count[f]
-end
-
------ addresses, names, environment, time
+----- addresses and names
 
 function skynet.self()
 	return c.handle
@@ -597,132 +506,12 @@ function skynet.address(addr)
 	return tostring(addr)
 end
 
-function skynet.harbor(addr)
-	return addr >> 24, addr & 0xffffff
-end
-
 skynet.error = c.error
-
-function skynet.now()
-	return c.command("NOW")
-end
-
-function skynet.hpc()
-	return c.command("HPC")
-end
-
-local starttime
-function skynet.starttime()
-	if not starttime then
-		starttime = c.command("STARTTIME")
-	end
-	return starttime
-end
-
-function skynet.time()
-	return skynet.now() / 100 + (starttime or skynet.starttime())
-end
-
-function skynet.getenv(key)
-	return c.command("GETENV", key)
-end
-
-function skynet.setenv(key, value)
-	assert(c.command("GETENV", key) == nil, "Can't setenv exist key : " .. key)
-	c.command("SETENV", key, tostring(value))
-end
-
-function skynet.memlimit(bytes)
-	c.command("MEMLIMIT", bytes)
-end
-
-function skynet.mqlen()
-	return c.command("STAT", "mqlen")
-end
-
-function skynet.stat(what)
-	return c.command("STAT", what)
-end
-
-function skynet.endless()
-	return c.command("STAT", "endless") == 1
-end
-
-function skynet.info_func(func)
-	skynet._info_func = func
-end
-
-function skynet.term(service)
-	return raw_dispatch_message(service, PTYPE_ERROR, 0, "")
-end
-
-function skynet.trace(info)
-	c.error("TRACE " .. tostring(info or ""))
-end
-
-function skynet.tracetag() end
 
 ----- lifecycle
 
 function skynet.newservice(name, ...)
 	return skynet.call(".launcher", "lua", "LAUNCH", "snlua", name, ...)
-end
-
-function skynet.uniqueservice(global, ...)
-	if global == true then
-		return assert(skynet.call(".service", "lua", "GLAUNCH", ...))
-	end
-	return assert(skynet.call(".service", "lua", "LAUNCH", global, ...))
-end
-
-function skynet.queryservice(global, ...)
-	if global == true then
-		return assert(skynet.call(".service", "lua", "GQUERY", ...))
-	end
-	return assert(skynet.call(".service", "lua", "QUERY", global, ...))
-end
-
-function skynet.exit()
-	exited = true
-	fail_rest_of_batch()
-	fork_queue = { h = 1, t = 0 }
-	skynet.send(".launcher", "lua", "REMOVE", c.handle, false)
-	for co, session in pairs(session_coroutine_id) do
-		local address = session_coroutine_address[co]
-		if session ~= 0 and address then
-			csend(address, PTYPE_ERROR, session, "")
-		end
-	end
-	for resp in pairs(unresponse) do
-		resp(false)
-	end
-	local tmp = {}
-	for _, address in pairs(watching_session) do
-		tmp[address] = true
-	end
-	for address in pairs(tmp) do
-		csend(address, PTYPE_ERROR, 0, "")
-	end
-	-- Close every other coroutine so their to-be-closed variables run.
-	local me = coroutine_running()
-	local closing = {}
-	for _, co in pairs(session_id_coroutine) do
-		if type(co) == "thread" and co ~= me then
-			closing[co] = true
-		end
-	end
-	for co in pairs(session_coroutine_id) do
-		if co ~= me then
-			closing[co] = true
-		end
-	end
-	for co in pairs(closing) do
-		if coroutine.status(co) == "suspended" then
-			coroutine_close(co)
-		end
-	end
-	c.command("EXIT")
-	coroutine_yield "QUIT"
 end
 
 local init_func = {}
@@ -769,6 +558,10 @@ function skynet.init_service(start)
 		skynet.exit()
 	else
 		skynet.send(".launcher", "lua", "LAUNCHOK")
+		-- Loading and starting leave garbage behind, and an idle service allocates nothing
+		-- that would make the collector finish its cycle: collect once, so that what an
+		-- idle service holds is what it uses (about 10 us, once per service).
+		collectgarbage()
 	end
 end
 
@@ -841,29 +634,62 @@ function c.inflight()
 	return t
 end
 
------ rarely used parts, loaded on first use so that every service does not carry them
+----- the rest of the API, loaded on first use so that every service does not carry it
 
--- What those modules need of this one's private state.
+-- What those modules need of this one's private state; built once, on the first load.
+local internal
 local function internals()
-	return {
-		proto = proto,
-		session_id_coroutine = session_id_coroutine,
-		session_coroutine_id = session_coroutine_id,
-		session_coroutine_address = session_coroutine_address,
-		sleep_session = sleep_session,
-		watching_session = watching_session,
-		fork_queue = function() return fork_queue end,
-		co_create = co_create,
-		send = csend,
-	}
+	if internal == nil then
+		internal = {
+			core = c,
+			proto = proto,
+			session_id_coroutine = session_id_coroutine,
+			session_coroutine_id = session_coroutine_id,
+			session_coroutine_address = session_coroutine_address,
+			sleep_session = sleep_session,
+			watching_session = watching_session,
+			unresponse = unresponse,
+			handler_count = handler_count,
+			command_count = command_count,
+			fork_queue = function() return fork_queue end,
+			co_create = co_create,
+			running_thread = running_thread,
+			yield_call = yield_call,
+			raw_dispatch = raw_dispatch_message,
+			send = csend,
+			-- skynet.exit's first step: nothing more is dispatched
+			stop_dispatch = function()
+				exited = true
+				fail_rest_of_batch()
+				fork_queue = { h = 1, t = 0 }
+			end,
+			set_unknown = function(kind, f)
+				local prev
+				if kind == "request" then
+					prev, unknown_request = unknown_request, f
+				else
+					prev, unknown_response = unknown_response, f
+				end
+				return prev
+			end,
+		}
+	end
+	return internal
 end
 
-local LAZY = {
-	killthread = "skynet.threads",
-	task = "skynet.threads",
-	uniqtask = "skynet.threads",
-	request = "skynet.select",
-}
+-- Which module under lualib/skynet/ defines which key. One string rather than a table,
+-- because every service carries it and only a missing key ever reads it.
+local LAZY = [[
+ killthread=threads task=threads uniqtask=threads request=select
+ response=respond retpack=respond context=respond ignoreret=respond exit=exit
+ now=time hpc=time starttime=time time=time getenv=env setenv=env memlimit=env
+ mqlen=stat stat=stat endless=stat info_func=stat trace=stat tracetag=stat
+ handler_count=stat command_count=stat rawsend=raw rawcall=raw redirect=raw
+ tostring=raw trash=raw genid=raw harbor=raw term=raw dispatch_unknown_request=raw
+ dispatch_unknown_response=raw uniqueservice=unique queryservice=unique
+ migrate=migrate restore=migrate
+]]
+local string_match = string.match
 
 setmetatable(skynet, {
 	__index = function(t, key)
@@ -872,39 +698,14 @@ setmetatable(skynet, {
 			rawset(t, "cache", cache)
 			return cache
 		end
-		local module = LAZY[key]
+		local module = type(key) == "string" and string_match(key, "^[%w_]+$")
+			and string_match(LAZY, "%s" .. key .. "=(%w+)")
 		if module then
-			require(module)(t, internals())
+			require("skynet." .. module)(t, internals())
 			return rawget(t, key)
 		end
 	end,
 })
-
------ service reload in place (docs/reload.md): what a service carries into its next state
-
-local migrate_func
--- f() returns what the next state of this service receives (plain data, packed).
-function skynet.migrate(f)
-	migrate_func = f
-end
-
-function c.migrate_export()
-	if migrate_func then
-		return seri.pack(migrate_func())
-	end
-end
-
--- In a reloaded state, calls f(...) with what the old state's migrate function returned
--- and answers true; in a fresh service, does nothing and answers false.
-function skynet.restore(f)
-	local data = c.carried
-	c.carried = nil
-	if data == nil then
-		return false
-	end
-	f(seri.unpack(data))
-	return true
-end
 
 c.callback(skynet.dispatch_message)
 

@@ -92,6 +92,9 @@ class LuaService(Service):
     # --- the bridge: what skynet.core's C functions would do --------------------------
 
     def _command(self, cmd: bytes, *args: Any) -> Any:
+        own = _OWN_COMMANDS.get(cmd)
+        if own is not None:
+            return getattr(self, own)(*args)
         return self.node.command(self, cmd, args)
 
     def _log(self, text: bytes) -> None:
@@ -132,8 +135,8 @@ class LuaService(Service):
         self.lua = lua
         load = lua.globals().load
         core_main = load(node.runtime_code("skynet/core.lua"), b"=core", b"b")
-        self.core = core_main(self.handle, node.lualib_dir.encode(), self._command, self._log,
-                              self._load, self._flush, self._alive, self._check)
+        self.core = core_main(self.handle, node.lualib_dir.encode(), self._command, self._alive,
+                              self._check)
         if self.carry is not None:
             self.core.carried = self.carry
         self._deliver = self.core.deliver
@@ -184,3 +187,9 @@ class LuaService(Service):
         self.core = None
         self._deliver = None
         self.lua = None
+
+
+#: Bridge commands about the service itself rather than the node: logging, loading code,
+#: and taking a full outbox. They share `_command` with the node's commands because
+#: every callable handed to Lua costs each service a wrapper on both sides.
+_OWN_COMMANDS = {b"LOG": "_log", b"LOAD": "_load", b"FLUSH": "_flush"}

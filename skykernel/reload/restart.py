@@ -126,8 +126,10 @@ async def restart_service(node, address: int | str, *, wait: bool = False,
     # the service's own files are read again (the code cache entry is refreshed)
     for filename in _own_files(old):
         node.codecache.current.chunks.pop(filename, None)
+    # skynet.migrate loads on first use: a service that never called it carries nothing
+    export = old.core.migrate_export
     try:
-        carry = old.core.migrate_export()
+        carry = export() if export is not None else None
     except Exception as e:  # noqa: BLE001 - the old state's migrate function raised
         raise RestartError(f"skynet.migrate's function raised: {e}") from None
     new = ReloadedService(node, handle, old.args)

@@ -9,6 +9,17 @@ local type, pairs, next, tostring = type, pairs, next, tostring
 local table_sort, table_concat = table.sort, table.concat
 
 local M = { history = {}, last_id = 0 }
+
+-- Parts of the runtime load on first use (skynet.lua's rarer API, the interrupt guard),
+-- so a runtime function appearing where there was none is that, not a patch.
+local runtime_root = debug.getinfo(1, "S").source:match("^(@.*/)skykernel/[^/]*$")
+local function loaded_by_runtime(old, f)
+	if old ~= nil or runtime_root == nil then
+		return false
+	end
+	local source = debug.getinfo(f, "S").source
+	return source:sub(1, #runtime_root) == runtime_root
+end
 local snapshot -- { {tbl, key, fn, path} ... } plus index by tbl
 
 local function fields(U, P, fn)
@@ -65,7 +76,7 @@ function M.diff(U, P)
 		now[path] = true
 		local s = before.funcs[t]
 		local old = s and s[k]
-		if before.tables[t] and old ~= v then
+		if before.tables[t] and old ~= v and not loaded_by_runtime(old, v) then
 			swaps[#swaps + 1] = { t, k, old, v, path }
 		end
 	end)

@@ -5,7 +5,9 @@
 -- burst of sends costs one Python crossing, not one per message.
 
 -- The bridge: Python callables, passed as arguments (a table would cost a conversion).
-local handle, lualib, py_command, py_log, py_load, py_flush, py_alive, py_check = ...
+-- Few of them, because each costs every service a wrapper on both sides: what is not on
+-- a hot path (logging, loading code, a full outbox) goes through py_command.
+local handle, lualib, py_command, py_alive, py_check = ...
 
 -- Loading a service allocates only what it keeps: collecting during the load is wasted
 -- work, so the collector waits until the loader is done (core.booted).
@@ -21,7 +23,7 @@ local core = {}
 -- Outbox: flat frames (dest, ptype, session, msg). dest 0 asks the node for a timer.
 local out = {}
 local nout = 0
-local OUT_FLUSH = 4000
+local OUT_FLUSH <const> = 4000
 
 -- Handles known to be alive; the node bumps its epoch whenever a service dies, and a
 -- state only ever runs between deaths, so the cache is exact within one delivery.
@@ -55,7 +57,7 @@ end
 local function flush()
 	local n = nout
 	nout = 0
-	py_flush(n)
+	py_command("FLUSH", n)
 end
 
 function core.drain(n)
@@ -104,20 +106,6 @@ function core.send(dest, ptype, session, msg)
 	return session
 end
 
--- Sends with a fake source address (skynet.redirect). Rare, so it goes straight to the
--- node after the outbox, which keeps the order of everything sent before it.
-function core.redirect(dest, source, ptype, session, msg)
-	dest = resolve(dest)
-	if dest == nil then
-		return nil
-	end
-	if nout > 0 then
-		flush()
-	end
-	py_command("REDIRECT", dest, source, ptype, session, msg or "")
-	return session
-end
-
 function core.timeout(ti)
 	local session = genid()
 	push(0, ti, session, "")
@@ -140,14 +128,14 @@ end
 function core.error(...)
 	local n = select("#", ...)
 	if n == 1 then
-		py_log(tostring((...)))
+		py_command("LOG", tostring((...)))
 		return
 	end
 	local parts = { ... }
 	for i = 1, n do
 		parts[i] = tostring(parts[i])
 	end
-	py_log(table.concat(parts, " ", 1, n))
+	py_command("LOG", table.concat(parts, " ", 1, n))
 end
 
 -- The delivery entry: the node calls it with a batch of frames and gets the outbox back.
@@ -180,39 +168,10 @@ function core.run(fn, ...)
 	return ok or false, ok and "" or tostring(err), n, table_unpack(out, 1, n)
 end
 
--- Interruption: a count hook that asks the node whether to stop. Any armed count hook
--- slows all Lua in its coroutine, so it is armed only while the node asks for it (a
--- notebook cell running); skynet.lua arms each coroutine as it resumes it.
-local sethook = debug.sethook
-local hooked = setmetatable({}, { __mode = "k" })
-local guard = { on = false }
-core.guard = guard
-
-local function hook()
-	if py_check() then
-		error("interrupted", 2)
-	end
-end
-
-function core.arm(co)
-	if not hooked[co] then
-		sethook(co, hook, "", 1000)
-		hooked[co] = true
-	end
-end
-
-function core.set_guard(on)
-	guard.on = on
-	if on then
-		sethook(hook, "", 1000)
-	else
-		sethook()
-		for co in pairs(hooked) do
-			sethook(co)
-		end
-		hooked = setmetatable({}, { __mode = "k" })
-	end
-end
+-- Interruption: the node's guard. While it is on, skynet.lua arms every coroutine it
+-- resumes with a count hook (skynet/guard.lua, loaded the first time the guard is used
+-- in this service, since most services never are).
+core.guard = { on = false }
 
 -- Code loading through the node's code cache (skynet's patched luaL_loadfilex).
 local cache_mode = "ON"
@@ -232,7 +191,7 @@ local function cached_loadfile(filename, mode, env)
 	if filename == nil then
 		return nil, "loadfile from stdin is not supported in a service"
 	end
-	local code, err = py_load(filename, cache_mode)
+	local code, err = py_command("LOAD", filename, cache_mode)
 	if code == nil then
 		return nil, err
 	end
@@ -339,7 +298,13 @@ function core.booted()
 end
 
 core.handle = handle
-core.log = py_log
+setmetatable(core, { __index = function(t, key)
+	if key == "set_guard" or key == "arm" then
+		local f = cached_loadfile(lualib .. "/skynet/guard.lua")
+		f()(t, py_check)
+		return rawget(t, key)
+	end
+end })
 package.loaded["skynet.core"] = core
 _G.python = nil
 package.loaded.python = nil

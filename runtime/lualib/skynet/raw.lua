@@ -1,0 +1,64 @@
+-- Messages below the protocol layer: raw send and call, redirect, session ids, address
+-- parts, and the hooks for messages nobody expects. Loaded by skynet.lua on first use.
+
+local error = error
+
+return function(skynet, internal)
+	local proto = internal.proto
+	local c = internal.core
+	local csend = internal.send
+	local yield_call = internal.yield_call
+	local set_unknown = internal.set_unknown
+
+	function skynet.rawsend(addr, typename, msg, sz)
+		local p = proto[typename]
+		return csend(addr, p.id, 0, msg)
+	end
+
+	function skynet.rawcall(addr, typename, msg, sz)
+		local p = proto[typename]
+		local session = csend(addr, p.id, nil, msg)
+		if session == nil then
+			error("call to invalid address " .. skynet.address(addr))
+		end
+		return yield_call(addr, session)
+	end
+
+	-- Rare, so it is a node command (after the outbox, which keeps the order of
+	-- everything sent before it).
+	function skynet.redirect(dest, source, typename, session, msg, sz)
+		dest = c.resolve(dest)
+		if dest == nil then
+			return nil
+		end
+		c.command("REDIRECT", dest, source, proto[typename].id, session, msg or "")
+		return session
+	end
+
+	function skynet.tostring(msg, sz)
+		return msg
+	end
+
+	function skynet.trash(msg, sz) end
+
+	function skynet.genid()
+		return c.genid()
+	end
+
+	function skynet.harbor(addr)
+		return addr >> 24, addr & 0xffffff
+	end
+
+	-- As if `service` had gone down: what skynet does when told a service is gone.
+	function skynet.term(service)
+		return internal.raw_dispatch(service, skynet.PTYPE_ERROR, 0, "")
+	end
+
+	function skynet.dispatch_unknown_request(unknown)
+		return set_unknown("request", unknown)
+	end
+
+	function skynet.dispatch_unknown_response(unknown)
+		return set_unknown("response", unknown)
+	end
+end
