@@ -60,7 +60,6 @@ end
 local session_id_coroutine = {}
 local session_coroutine_id = {}
 local session_coroutine_address = {}
-local unresponse = {}
 local wakeup_queue = {}
 local sleep_session = {}
 local watching_session = {}
@@ -396,10 +395,6 @@ function skynet.sleep(ti, token)
 	error(ret)
 end
 
-function skynet.yield()
-	return skynet.sleep(0)
-end
-
 function skynet.wait(token)
 	local session = c.genid()
 	token = token or coroutine_running()
@@ -620,69 +615,15 @@ do
 	}
 end
 
--- What this service is serving, so that a kill can fail its callers instead of leaving
--- them waiting forever (skynet's behaviour without a monitor).
-function c.inflight()
-	local t = {}
-	for co, session in pairs(session_coroutine_id) do
-		local address = session_coroutine_address[co]
-		if session ~= 0 and address then
-			t[#t + 1] = address
-			t[#t + 1] = session
-		end
-	end
-	return t
-end
-
 ----- the rest of the API, loaded on first use so that every service does not carry it
-
--- What those modules need of this one's private state; built once, on the first load.
-local internal
-local function internals()
-	if internal == nil then
-		internal = {
-			core = c,
-			proto = proto,
-			session_id_coroutine = session_id_coroutine,
-			session_coroutine_id = session_coroutine_id,
-			session_coroutine_address = session_coroutine_address,
-			sleep_session = sleep_session,
-			watching_session = watching_session,
-			unresponse = unresponse,
-			handler_count = handler_count,
-			command_count = command_count,
-			fork_queue = function() return fork_queue end,
-			co_create = co_create,
-			running_thread = running_thread,
-			yield_call = yield_call,
-			raw_dispatch = raw_dispatch_message,
-			send = csend,
-			-- skynet.exit's first step: nothing more is dispatched
-			stop_dispatch = function()
-				exited = true
-				fail_rest_of_batch()
-				fork_queue = { h = 1, t = 0 }
-			end,
-			set_unknown = function(kind, f)
-				local prev
-				if kind == "request" then
-					prev, unknown_request = unknown_request, f
-				else
-					prev, unknown_response = unknown_response, f
-				end
-				return prev
-			end,
-		}
-	end
-	return internal
-end
+-- (those modules reach this one's locals through skynet/private.lua)
 
 -- Which module under lualib/skynet/ defines which key. One string rather than a table,
 -- because every service carries it and only a missing key ever reads it.
 local LAZY = [[
  killthread=threads task=threads uniqtask=threads request=select
  response=respond retpack=respond context=respond ignoreret=respond exit=exit
- now=time hpc=time starttime=time time=time getenv=env setenv=env memlimit=env
+ now=time hpc=time starttime=time time=time yield=time getenv=env setenv=env memlimit=env
  mqlen=stat stat=stat endless=stat info_func=stat trace=stat tracetag=stat
  handler_count=stat command_count=stat rawsend=raw rawcall=raw redirect=raw
  tostring=raw trash=raw genid=raw harbor=raw term=raw dispatch_unknown_request=raw
@@ -701,7 +642,7 @@ setmetatable(skynet, {
 		local module = type(key) == "string" and string_match(key, "^[%w_]+$")
 			and string_match(LAZY, "%s" .. key .. "=(%w+)")
 		if module then
-			require("skynet." .. module)(t, internals())
+			require("skynet." .. module)(t, require "skynet.private")
 			return rawget(t, key)
 		end
 	end,

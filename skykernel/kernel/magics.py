@@ -174,7 +174,7 @@ class Magics:
         if words[:1] == ["mode"]:
             mode = words[1].upper() if len(words) > 1 else ""
             arg = f"{mode!r}" if mode else ""
-            src = f"return require('skynet.core').codecache_mode({arg})"
+            src = f"return require('skynet.codecache').mode({arg})"
             return await self.kernel.run_lua(src)
         if words[:1] == ["clear"]:
             self._print(f"code cache cleared: generation {cache.clear()} starts")

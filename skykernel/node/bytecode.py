@@ -56,7 +56,7 @@ def _string(s: bytes | None) -> bytes:
     return _size(0) if s is None else _size(len(s) + 1) + s
 
 
-def _function(r: _Reader, out: list[bytes]) -> None:
+def _function(r: _Reader, out: list[bytes], lines: bool) -> None:
     out.append(_string(r.string()))  # source
     out.append(_size(r.size()) + _size(r.size()))  # linedefined, lastlinedefined
     out.append(r.take(3))  # numparams, is_vararg, maxstacksize
@@ -76,14 +76,19 @@ def _function(r: _Reader, out: list[bytes]) -> None:
     nprotos = r.size()
     out.append(_size(nprotos))
     for _ in range(nprotos):
-        _function(r, out)
-    # debug information: locals' names go; lines (for error positions) and upvalue names stay
+        _function(r, out, lines)
+    # debug information: locals' names go; upvalue names stay, and lines (for error
+    # positions) unless asked to go too
     nline = r.size()
-    out.append(_size(nline) + r.take(nline))
+    lineinfo = r.take(nline)
     nabs = r.size()
-    out.append(_size(nabs))
-    for _ in range(nabs):
-        out.append(_size(r.size()) + _size(r.size()))
+    abslines = [_size(r.size()) + _size(r.size()) for _ in range(nabs)]
+    if lines:
+        out.append(_size(nline) + lineinfo)
+        out.append(_size(nabs))
+        out.extend(abslines)
+    else:
+        out.append(_size(0) + _size(0))
     for _ in range(r.size()):  # locvars
         r.string()
         r.size()
@@ -95,13 +100,14 @@ def _function(r: _Reader, out: list[bytes]) -> None:
         out.append(_string(r.string()))
 
 
-def thin(dump: bytes) -> bytes:
-    """The same chunk without its local variables' names (see the module docstring)."""
+def thin(dump: bytes, lines: bool = True) -> bytes:
+    """The same chunk without its local variables' names (see the module docstring),
+    and without line information too when `lines` is false."""
     if dump[:4] != b"\x1bLua" or dump[4] != 0x54:
         raise ValueError("not a Lua 5.4 binary chunk")
     r = _Reader(dump, HEADER_SIZE)
     out = [dump[:HEADER_SIZE], bytes([r.byte()])]  # + the main closure's upvalue count
-    _function(r, out)
+    _function(r, out, lines)
     if r.pos != len(dump):
         raise ValueError("unexpected bytes after the main function")
     return b"".join(out)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from . import seri
+from .bytecode import thin
 from .codecache import CodeCache
 from .config import Config, default_config
 from .env import Env
@@ -99,7 +100,9 @@ class Node:
         code = self._runtime_code.get(name)
         if code is None:
             path = RUNTIME_DIR / "lualib" / name
-            code = self.codecache.compile(path.read_bytes(), str(path))
+            # The prelude is the bridge's plumbing: every service carries it and no one
+            # reads its line numbers, so they go too (upvalue names stay for _U).
+            code = thin(self.codecache.compile(path.read_bytes(), str(path)), lines=False)
             self._runtime_code[name] = code
         return code
 

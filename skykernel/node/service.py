@@ -150,7 +150,7 @@ class LuaService(Service):
             (node.config.preload or "").encode(),
         )
         self.booted = True
-        self.core.booted()
+        lua.globals().collectgarbage(b"restart")  # skynet/core.lua stopped it for the load
         ok, err, _n, *frames = result
         return bool(ok), err.decode("utf-8", "replace"), tuple(frames)
 

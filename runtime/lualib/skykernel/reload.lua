@@ -436,10 +436,10 @@ local function make_loader(name, source)
 	end
 	local c = require "skynet.core"
 	return function(env)
-		local mode = c.codecache_mode()
-		c.codecache_mode "OFF"
+		local mode = c.cache_mode
+		c.cache_mode = "OFF"
 		local f, err = c.loadfile(path, "bt", env)
-		c.codecache_mode(mode)
+		c.cache_mode = mode
 		return f, err
 	end, path
 end

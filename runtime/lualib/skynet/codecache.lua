@@ -9,7 +9,14 @@ local codecache = {}
 
 -- mode() returns this service's mode; mode("ON"|"EXIST"|"OFF") sets it.
 function codecache.mode(m)
-	return c.codecache_mode(m)
+	if m == nil then
+		return c.cache_mode
+	end
+	if m ~= "ON" and m ~= "EXIST" and m ~= "OFF" then
+		error(string.format("Invalid codecache mode %s", tostring(m)), 2)
+	end
+	c.cache_mode = m
+	return m
 end
 
 -- Starts generation N+1 for the whole node; returns its number (skynet returns nothing).

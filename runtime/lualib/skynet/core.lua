@@ -10,7 +10,7 @@
 local handle, lualib, py_command, py_alive, py_check = ...
 
 -- Loading a service allocates only what it keeps: collecting during the load is wasted
--- work, so the collector waits until the loader is done (core.booted).
+-- work, so the collector waits until the loader is done (the node restarts it).
 collectgarbage("stop")
 
 local type, select, tostring, error, load, pairs = type, select, tostring, error, load, pairs
@@ -173,25 +173,15 @@ end
 -- in this service, since most services never are).
 core.guard = { on = false }
 
--- Code loading through the node's code cache (skynet's patched luaL_loadfilex).
-local cache_mode = "ON"
-
-function core.codecache_mode(mode)
-	if mode == nil then
-		return cache_mode
-	end
-	if mode ~= "ON" and mode ~= "EXIST" and mode ~= "OFF" then
-		error(string_format("Invalid codecache mode %s", tostring(mode)))
-	end
-	cache_mode = mode
-	return mode
-end
+-- Code loading through the node's code cache (skynet's patched luaL_loadfilex). The
+-- service's cache mode is a field that skynet.codecache.mode checks and sets.
+core.cache_mode = "ON"
 
 local function cached_loadfile(filename, mode, env)
 	if filename == nil then
 		return nil, "loadfile from stdin is not supported in a service"
 	end
-	local code, err = py_command("LOAD", filename, cache_mode)
+	local code, err = py_command("LOAD", filename, core.cache_mode)
 	if code == nil then
 		return nil, err
 	end
@@ -258,7 +248,6 @@ package.cpath = ""
 local plain_require = require
 local loading = {}
 
-
 function core.require(name)
 	local m = package.loaded[name]
 	if m ~= nil then
@@ -291,18 +280,17 @@ function core.require(name)
 	return result
 end
 
-
-function core.booted()
-	collectgarbage("restart")
-	-- (no full collection here: it cost more time than the memory it saved)
-end
-
 core.handle = handle
+-- Parts most services never use, loaded when first asked for.
 setmetatable(core, { __index = function(t, key)
 	if key == "set_guard" or key == "arm" then
 		local f = cached_loadfile(lualib .. "/skynet/guard.lua")
 		f()(t, py_check)
 		return rawget(t, key)
+	elseif key == "inflight" and package.loaded.skynet then -- for a kill
+		local f = require("skynet.private").inflight
+		t.inflight = f
+		return f
 	end
 end })
 package.loaded["skynet.core"] = core

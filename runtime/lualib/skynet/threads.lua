@@ -30,7 +30,7 @@ return function(skynet, internal)
 				end
 			end
 		end
-		local q = internal.fork_queue()
+		local q = internal.fork_queue
 		for i = q.h, q.t do
 			if q[i] == co then
 				q[i] = coroutine_create(function() end)

@@ -1,4 +1,5 @@
--- The node's clocks: skynet.now, hpc, starttime, time. Loaded by skynet.lua on first use.
+-- The node's clocks (skynet.now, hpc, starttime, time) and skynet.yield.
+-- Loaded by skynet.lua on first use.
 
 return function(skynet, internal)
 	local command = internal.core.command
@@ -21,5 +22,9 @@ return function(skynet, internal)
 
 	function skynet.time()
 		return skynet.now() / 100 + (starttime or skynet.starttime())
+	end
+
+	function skynet.yield()
+		return skynet.sleep(0)
 	end
 end
