@@ -173,6 +173,31 @@ end)
     assert "get 8001 nil" in lines
 
 
+def test_rarer_api_loads_on_first_use_and_a_service_can_still_override_it(tree: Tree) -> None:
+    tree.write({"service/main.lua": MAIN + """
+skynet.now = function() return 7 end  -- set before first use: the service's own wins
+skynet.start(function()
+    local loaded = tostring(package.loaded["skynet.env"])
+    skynet.error("before", loaded, tostring(rawget(skynet, "getenv")))
+    skynet.error("getenv", skynet.getenv "custom", type(package.loaded["skynet.env"]))
+    skynet.error("now", skynet.now(), tostring(package.loaded["skynet.time"]))
+    skynet.error("absent", tostring(skynet.nosuch), tostring(skynet[1]), tostring(skynet["a b"]))
+    -- the lazily loaded parts write skynet.lua's own locals
+    local function mine() end
+    local prev = skynet.dispatch_unknown_request(mine)
+    skynet.error("unknown", type(prev), skynet.dispatch_unknown_request(prev) == mine)
+    skynet.yield()
+    skynet.error("END")
+end)
+"""})
+    lines = tree.run(config='custom = "yes"\n')
+    assert "before nil nil" in lines
+    assert "getenv yes function" in lines  # the module (its installer) is loaded now
+    assert "now 7 nil" in lines
+    assert "absent nil nil nil" in lines
+    assert "unknown function true" in lines
+
+
 def test_getenv_setenv_refuses_existing_key(tree: Tree) -> None:
     tree.write({"service/main.lua": MAIN + """
 skynet.start(function()

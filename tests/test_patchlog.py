@@ -96,6 +96,24 @@ def test_handler_swap_found_by_diffing_P(tree):
     run(tree, body)
 
 
+def test_runtime_parts_loaded_on_first_use_are_not_swaps_but_new_handlers_are(tree):
+    async def body(node):
+        h = await node.newservice("cmdsvc")
+        swaps = "require('skykernel.swaps')"
+        await inject(node, h, f"{swaps}.snapshot(_U, _P)")
+        # skynet.getenv loads on first use: a new function in _P.lua.skynet, not a patch
+        r = await inject(node, h, "local skynet = _P.lua.skynet\n"
+                                  "print(rawget(skynet, 'getenv'), skynet.getenv('x'),"
+                                  " type(rawget(_P.lua.skynet, 'getenv')))")
+        assert r.output == "nil\tnil\tfunction", r
+        assert (await inject(node, h, f"print({swaps}.diff(_U, _P))")).output == ""
+        await inject(node, h, f"{swaps}.snapshot(_U, _P)")
+        await inject(node, h, "_P.lua.CMD.bye = function() return 'bye' end")
+        r = await inject(node, h, f"print({swaps}.diff(_U, _P))")
+        assert r.output == "1\t_P.lua.CMD.bye"
+    run(tree, body)
+
+
 def test_undo_n_and_entries_that_cannot_be_undone(tree):
     async def body(node):
         h = await node.newservice("cmdsvc")

@@ -11,41 +11,55 @@ local getinfo, getupvalue, setupvalue = debug.getinfo, debug.getupvalue, debug.s
 
 local SOURCE = getinfo(1, "S").source:gsub("skynet/private%.lua$", "skynet.lua")
 
--- upvalue name -> a skynet.lua function holding it, and its index there
+-- upvalue name -> a skynet.lua function holding it, and its index there; only the names
+-- asked for are kept
 local holder, index = {}, {}
-local seen = {}
-local function walk(f)
-	if seen[f] then
-		return
+
+local function search(name)
+	local seen = {}
+	local function walk(f)
+		if seen[f] then
+			return
+		end
+		seen[f] = true
+		local own = getinfo(f, "S").source == SOURCE
+		local i = 1
+		while true do
+			local upname, value = getupvalue(f, i)
+			if upname == nil then
+				return
+			end
+			if own and upname == name then
+				return f, i
+			end
+			if type(value) == "function" then
+				local g, j = walk(value)
+				if g then
+					return g, j
+				end
+			end
+			i = i + 1
+		end
 	end
-	seen[f] = true
-	local own = getinfo(f, "S").source == SOURCE
-	local i = 1
-	while true do
-		local name, value = getupvalue(f, i)
-		if name == nil then
-			break
+	for _, v in next, skynet do
+		if type(v) == "function" then
+			local f, i = walk(v)
+			if f then
+				return f, i
+			end
 		end
-		if own and holder[name] == nil then
-			holder[name], index[name] = f, i
-		end
-		if type(value) == "function" then
-			walk(value)
-		end
-		i = i + 1
 	end
 end
-for _, v in next, skynet do
-	if type(v) == "function" then
-		walk(v)
-	end
-end
-seen = nil
 
 local function locate(name)
 	local f = holder[name]
 	if f == nil then
-		error("skynet.private: skynet.lua has no local named " .. name, 2)
+		local i
+		f, i = search(name)
+		if f == nil then
+			error("skynet.private: skynet.lua has no local named " .. name, 2)
+		end
+		holder[name], index[name] = f, i
 	end
 	return f, index[name]
 end
