@@ -198,6 +198,30 @@ end)
     assert "unknown function true" in lines
 
 
+def test_a_burst_of_sends_is_not_held_after_it_left(tree: Tree) -> None:
+    tree.write({
+        "service/sink.lua": MAIN + """
+skynet.start(function() skynet.dispatch("lua", function() end) end)
+""",
+        "service/main.lua": MAIN + """
+skynet.start(function()
+    local sink = skynet.newservice("sink")
+    collectgarbage()
+    local before = collectgarbage("count")
+    local pad = string.rep("x", 1000)
+    for i = 1, 2000 do
+        skynet.send(sink, "lua", pad .. i) -- 2 MB of distinct messages
+    end
+    skynet.sleep(1) -- the outbox has gone to the node
+    collectgarbage()
+    local kept = collectgarbage("count") - before
+    skynet.error("kept", kept < 100 and "little" or ("KB " .. kept))
+    skynet.error("END")
+end)
+"""})
+    assert "kept little" in tree.run()
+
+
 def test_getenv_setenv_refuses_existing_key(tree: Tree) -> None:
     tree.write({"service/main.lua": MAIN + """
 skynet.start(function()

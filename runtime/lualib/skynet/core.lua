@@ -60,9 +60,16 @@ local function flush()
 	py_command("FLUSH", n)
 end
 
-function core.drain(n)
-	return table_unpack(out, 1, n)
+-- The first n frames, for the node. After a burst the outbox array is dropped rather
+-- than kept (with every message it held) for the rest of the service's life.
+local function take(n)
+	local o = out
+	if n > 256 then
+		out = {}
+	end
+	return table_unpack(o, 1, n)
 end
+core.drain = take
 
 local function push(dest, ptype, session, msg)
 	local n = nout
@@ -157,7 +164,7 @@ function core.deliver(epoch, ...)
 		return 0
 	end
 	nout = 0
-	return n, table_unpack(out, 1, n)
+	return n, take(n)
 end
 
 -- Runs fn (a loader, an injected chunk...) and returns its outcome plus the outbox.
@@ -165,7 +172,7 @@ function core.run(fn, ...)
 	local ok, err = xpcall(fn, debug.traceback, ...)
 	local n = nout
 	nout = 0
-	return ok or false, ok and "" or tostring(err), n, table_unpack(out, 1, n)
+	return ok or false, ok and "" or tostring(err), n, take(n)
 end
 
 -- Interruption: the node's guard. While it is on, skynet.lua arms every coroutine it
