@@ -52,6 +52,7 @@ class Scheduler:
         """Move a state's outbox into the destinations' queues (dest 0: a timer)."""
         services = self.services
         runq = self.runq
+        now = None  # one instant for every timeout in this outbox
         for i in range(start, len(frames), 4):
             dest = frames[i]
             if dest == 0:
@@ -59,7 +60,9 @@ class Scheduler:
                 if ticks <= 0:
                     self.push(0, source, PTYPE_RESPONSE, frames[i + 2], b"")
                 else:
-                    self.timer.add(ticks, source, frames[i + 2])
+                    if now is None:
+                        now = self.timer.now()
+                    self.timer.add(ticks, source, frames[i + 2], now)
                 continue
             svc = services.get(dest)
             if svc is None or svc.dead:

@@ -23,9 +23,13 @@ class Timer:
         """Ticks (centiseconds) since the node started: skynet.now()."""
         return int((time.monotonic() - self._origin) * 100)
 
-    def add(self, ticks: int, handle: int, session: int) -> None:
+    def add(self, ticks: int, handle: int, session: int, now: int | None = None) -> None:
+        """`now` lets every timeout one handler set start from the same tick, so they
+        fire in the order of their lengths even when the clock ticks while they are
+        registered."""
         self._seq += 1
-        heapq.heappush(self._heap, (self.now() + max(int(ticks), 0), self._seq, handle, session))
+        start = self.now() if now is None else now
+        heapq.heappush(self._heap, (start + max(int(ticks), 0), self._seq, handle, session))
 
     def expired(self) -> list[tuple[int, int]]:
         """(handle, session) of every due timeout, in deadline then creation order."""
