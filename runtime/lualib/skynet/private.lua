@@ -11,11 +11,18 @@ local getinfo, getupvalue, setupvalue = debug.getinfo, debug.getupvalue, debug.s
 
 local SOURCE = getinfo(1, "S").source:gsub("skynet/private%.lua$", "skynet.lua")
 
--- upvalue name -> a skynet.lua function holding it, and its index there; only the names
--- asked for are kept
-local holder, index = {}, {}
+-- The locals the lazily loaded modules use (by skynet.lua's names), found in one walk.
+local WANTED = {}
+for name in ([[c csend proto session_id_coroutine session_coroutine_id
+	session_coroutine_address sleep_session watching_session handler_count command_count
+	fork_queue exited co_create running_thread yield_call raw_dispatch_message
+	unknown_request unknown_response]]):gmatch("%S+") do
+	WANTED[name] = true
+end
 
-local function search(name)
+-- upvalue name -> a skynet.lua function holding it, and its index there
+local holder, index = {}, {}
+do
 	local seen = {}
 	local function walk(f)
 		if seen[f] then
@@ -25,28 +32,22 @@ local function search(name)
 		local own = getinfo(f, "S").source == SOURCE
 		local i = 1
 		while true do
-			local upname, value = getupvalue(f, i)
-			if upname == nil then
+			local name, value = getupvalue(f, i)
+			if name == nil then
 				return
 			end
-			if own and upname == name then
-				return f, i
+			if own and WANTED[name] and holder[name] == nil then
+				holder[name], index[name] = f, i
 			end
 			if type(value) == "function" then
-				local g, j = walk(value)
-				if g then
-					return g, j
-				end
+				walk(value)
 			end
 			i = i + 1
 		end
 	end
 	for _, v in next, skynet do
 		if type(v) == "function" then
-			local f, i = walk(v)
-			if f then
-				return f, i
-			end
+			walk(v)
 		end
 	end
 end
@@ -54,12 +55,7 @@ end
 local function locate(name)
 	local f = holder[name]
 	if f == nil then
-		local i
-		f, i = search(name)
-		if f == nil then
-			error("skynet.private: skynet.lua has no local named " .. name, 2)
-		end
-		holder[name], index[name] = f, i
+		error("skynet.private: no local named " .. name .. " found in skynet.lua", 2)
 	end
 	return f, index[name]
 end
