@@ -12,7 +12,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
 
+# Compiled bytecode for our own modules even where the environment says not to write
+# it on import (PYTHONDONTWRITEBYTECODE): otherwise every kernel start compiles them.
 setup: $(STAMP)
+	$(BIN)/python -m compileall -q skykernel
 
 # Debian's chromium for the browser tests (never a downloaded browser build).
 chromium:
