@@ -168,7 +168,7 @@ def main() -> None:
                                          ).stdout.split()[-1])
                     for _ in range(3))
 
-            report("memory per live service", measure("trivial"), "KB RSS", "memory_kb",
+            report("memory, 10,000 services", measure("trivial"), "KB RSS each", "memory_kb",
                    higher_is_better=False)
             everything = measure("everything")
             print(f"{'  ... having used all the API':<28} {everything:>12,.1f} KB RSS    "
@@ -178,7 +178,7 @@ def main() -> None:
 def memory_in_this_process(service: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         write_tree(tmp)
-        print(asyncio.run(memory(2_000, service)))
+        print(asyncio.run(memory(10_000, service)))  # the shape: 10,000 live services
 
 
 if __name__ == "__main__":
