@@ -13,7 +13,7 @@ local handle, lualib, py_command, py_alive, py_check = ...
 -- work, so the collector waits until the loader is done (the node restarts it).
 collectgarbage("stop")
 
-local type, select, tostring, error, load, pairs = type, select, tostring, error, load, pairs
+local type, select, tostring, error, load = type, select, tostring, error, load
 local setmetatable = setmetatable
 local string_format = string.format
 local table_unpack = table.unpack
