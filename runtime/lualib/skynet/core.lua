@@ -291,8 +291,7 @@ core.handle = handle
 -- Parts most services never use, loaded when first asked for.
 setmetatable(core, { __index = function(t, key)
 	if key == "set_guard" or key == "arm" then
-		local f = cached_loadfile(lualib .. "/skynet/guard.lua")
-		f()(t, py_check)
+		require("skynet.guard")(t, py_check)
 		return rawget(t, key)
 	elseif key == "inflight" and package.loaded.skynet then -- for a kill
 		local f = require("skynet.private").inflight
