@@ -109,3 +109,14 @@ def lines_with(lines: list[str], pred: str | Callable[[str], bool]) -> list[str]
     if isinstance(pred, str):
         return [ln for ln in lines if pred in ln]
     return [ln for ln in lines if pred(ln)]
+
+
+@pytest.fixture(params=["master", "1.8"])
+def real_skynet(request: pytest.FixtureRequest) -> str:
+    """Each real skynet build in turn (master: Lua 5.5, 1.8: Lua 5.4); skips, saying where
+    it looked, when real skynet is not beside the checkout."""
+    import realskynet
+
+    if request.param not in realskynet.builds():
+        pytest.skip(realskynet.missing_message() + f" (build {request.param})")
+    return request.param
