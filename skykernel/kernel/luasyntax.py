@@ -34,9 +34,9 @@ _RUNTIME_FRAME = re.compile(
 
 class LuaSyntax:
     def __init__(self) -> None:
-        from lupa import lua54
+        from ..node.luastate import new_state
 
-        self._lua = lua54.LuaRuntime(encoding=None, register_eval=False, register_builtins=False)
+        self._lua = new_state(unpack_returned_tuples=False)
         self._check, self._expression = self._lua.execute(_CHECK)
 
     def is_complete(self, code: str) -> str:

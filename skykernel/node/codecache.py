@@ -11,9 +11,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from lupa import lua54
-
 from .bytecode import thin
+from .luastate import new_state
 
 MODES = (b"ON", b"EXIST", b"OFF")
 
@@ -69,9 +68,7 @@ class CodeCache:
         self.stripped = stripped
         self.thinned = thinned
         self._absent: set[str] = set()
-        self._compiler = lua54.LuaRuntime(
-            encoding=None, register_eval=False, register_builtins=False
-        )
+        self._compiler = new_state(unpack_returned_tuples=False)
         self._compile = self._compiler.execute(_COMPILER)
         self.generation = 1
         self.generations: dict[int, Generation] = {1: Generation(1)}

@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from lupa import lua54
+from .luastate import LuaError, lua_type, new_state
 
 __all__ = [
     "C_ONLY_KEYS",
@@ -350,16 +350,11 @@ def load_config(path: str, environ: Mapping[str, str] | None = None) -> Config:
     that includes it.
     """
     loader = _Loader(path, os.environ if environ is None else environ)
-    lua = lua54.LuaRuntime(
-        encoding=None,
-        register_eval=False,
-        register_builtins=False,
-        unpack_returned_tuples=True,  # read() hands Lua several values
-    )
+    lua = new_state()  # read() hands Lua several values: tuples unpack
     load = lua.execute(_LOADER, loader.read, loader.fail)
     try:
         result = load(path.encode("utf-8", "surrogateescape"))
-    except lua54.LuaError as exc:
+    except LuaError as exc:
         message = str(exc).split("\nstack traceback:", 1)[0]
         raise ConfigError(f"config error: {loader.rename(message)}") from None
 
@@ -376,7 +371,7 @@ def load_config(path: str, environ: Mapping[str, str] | None = None) -> Config:
         elif isinstance(value, bytes):
             values[key] = value.decode("utf-8", "surrogateescape")
         else:
-            kind = lua54.lua_type(value) or type(value).__name__
+            kind = lua_type(value) or type(value).__name__
             raise ConfigError(
                 f'config key "{key}" has a {kind} value; '
                 "only strings, numbers and booleans are allowed"

@@ -10,9 +10,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from lupa import lua54
-
 from .codecache import Chunk, CodeCacheError
+from .luastate import new_state
 
 if TYPE_CHECKING:
     from .node import Node
@@ -125,13 +124,7 @@ class LuaService(Service):
     def boot(self) -> tuple[bool, str, tuple[Any, ...]]:
         """Build the state and run the loader; returns (ok, error, outbox frames)."""
         node = self.node
-        lua = lua54.LuaRuntime(
-            encoding=None,
-            register_eval=False,
-            register_builtins=False,
-            max_memory=0,
-            unpack_returned_tuples=True,
-        )
+        lua = new_state(max_memory=0)
         self.lua = lua
         load = lua.globals().load
         core_main = load(node.runtime_code("skynet/core.lua"), b"=core", b"b")
