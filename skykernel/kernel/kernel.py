@@ -9,6 +9,7 @@ and widget comms are served while a cell waits for a reply.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import signal
 import threading
@@ -192,15 +193,23 @@ class SkynetKernel(Kernel):
         return self.node
 
     async def boot(self, config_path: str | None) -> Node:
-        """(Re)boot the node; the old one shuts down first."""
+        """(Re)boot the node. The new config is read and checked first: a config that
+        cannot boot raises MagicError and leaves the running node as it was."""
+        from ..node.config import ConfigError
+        from ..node.logger import Logger
+        from ..node.node import Node, check_bootable
+
+        try:
+            config = notebook_config(config_path)
+            check_bootable(config)
+        except ConfigError as e:
+            kept = " (the running node is untouched)" if self.node is not None else ""
+            raise MagicError(f"cannot boot from {config_path}: {e}{kept}") from None
         if self.node is not None:
             await self.node.shutdown()
-        from ..node.logger import Logger
-        from ..node.node import Node
-
         logger = Logger()
         logger.sinks.append(self._on_log)
-        node = Node(notebook_config(config_path), logger=logger)
+        node = Node(config, logger=logger)
         self.node = node
         await node.start()
         start = node.config.start
@@ -294,6 +303,27 @@ class SkynetKernel(Kernel):
         content = {"ename": ename, "evalue": evalue, "traceback": traceback}
         self.send_response(self.iopub_socket, "error", content)
         return {"status": "error", "execution_count": self.execution_count, **content}
+
+    # --- shell messages ----------------------------------------------------------------
+
+    async def shell_main(self, subshell_id: str | None, msg: Any) -> None:
+        """Serve a comm message that arrives while a cell runs without touching the
+        shell's parent afterwards.
+
+        ipykernel serves such a message at once, in a copy of the shell's context, and
+        then puts back the parent request it saw when the message arrived. When that cell
+        ends and the next one starts before the comm is served (widgets talk while cells
+        run), the put-back hands the new cell the old cell's parent: the new cell's output
+        lands under the old cell and its idle status goes there too, so a front end shows
+        the new cell running forever. The copy already keeps the comm's parent to itself,
+        so nothing needs putting back."""
+        lock = self._main_asyncio_lock if subshell_id is None else None
+        if lock is not None and lock.locked() and _is_comm_message(self.session, msg):
+            await asyncio.create_task(
+                self.dispatch_shell(msg, subshell_id=subshell_id, concurrent=True),
+                context=contextvars.copy_context())
+            return
+        await super().shell_main(subshell_id, msg)
 
     # --- interrupts --------------------------------------------------------------------
 
@@ -447,6 +477,13 @@ class SkynetKernel(Kernel):
                                       stop, unique)
         return {"status": "ok", "history": history}
 
+    async def do_debug_request(self, msg: dict[str, Any]) -> dict[str, Any]:
+        """There is no Lua debugger behind this kernel (yet): every request is refused,
+        as the debug adapter protocol says, so a front end does not wait for a reply."""
+        return {"type": "response", "request_seq": msg.get("seq", 0), "success": False,
+                "command": msg.get("command", ""),
+                "message": "the debugger is not available in skykernel"}
+
     async def do_shutdown(self, restart: bool) -> dict[str, Any]:
         if self.remote is not None:
             await self.remote.shutdown()
@@ -454,6 +491,15 @@ class SkynetKernel(Kernel):
             await self.node.shutdown()
             self.node = None
         return {"status": "ok", "restart": restart}
+
+
+def _is_comm_message(session: Any, msg: Any) -> bool:
+    try:
+        _, frames = session.feed_identities(msg, copy=False)
+        header = session.deserialize(frames, content=False, copy=False)["header"]
+    except Exception:  # noqa: BLE001 - not ours to judge: ipykernel reports bad messages
+        return False
+    return header.get("msg_type") in ("comm_open", "comm_msg", "comm_close")
 
 
 def split_cell(code: str) -> list[tuple[str, str, str]]:

@@ -133,6 +133,8 @@ class Magics:
         self._print(f"{format_address(handle)} {args[0]}")
 
     async def line_kill(self, rest: str) -> None:
+        if not rest.strip():
+            raise MagicError("usage: " + MAGICS["kill"])
         handle = self.kernel.resolve(rest)
         self.node.kill(handle)
         await self.node.wait_idle()

@@ -8,6 +8,7 @@ tasks (widget comms) keep running between batches.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 from . import seri
 from .bytecode import thin
 from .codecache import CodeCache
-from .config import Config, default_config
+from .config import Config, ConfigError, default_config
 from .env import Env
 from .handle import HandleRegistry, format_address
 from .logger import Logger
@@ -37,6 +38,19 @@ STRIPPED_LIBRARY = ("skynet/seri.lua", "skynet/require.lua", "skynet/datacenter.
 #: Services the node itself runs; the node is done when nothing else is alive.
 SYSTEM_SERVICES = {"logger", "bootstrap", "launcher", "cdummy", "harbor", "datacenterd",
                    "service_mgr"}
+
+
+def check_bootable(config: Config) -> None:
+    """Raise ConfigError unless a node could boot from config: its start service must be
+    on the service path. A kernel checks this before it lets go of a running node."""
+    start = config.start
+    if not start:
+        return
+    name = start.split()[0]
+    patterns = [*config.luaservice, str(RUNTIME_DIR / "service" / "?.lua")]
+    if not any(os.path.isfile(p.replace("?", name)) for p in patterns):
+        raise ConfigError(f"start service {name!r} is not on the service path "
+                          f"({';'.join(config.luaservice)})")
 
 
 class CallError(Exception):
