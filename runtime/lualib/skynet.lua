@@ -434,8 +434,15 @@ function skynet.send(addr, typename, ...)
 	return csend(addr, p.id, 0, p.pack(...))
 end
 
-skynet.pack = seri.pack
-skynet.packstring = seri.pack
+-- skynet.pack gives (msg, sz), as skynet's C pack does, so that code written for skynet
+-- (`skynet.rawsend(addr, "lua", skynet.pack(...))`, `skynet.unpack(msg, sz)`) runs as is;
+-- here msg is a string and sz its length. The protocol's own pack stays one value.
+local seri_pack = seri.pack
+function skynet.pack(...)
+	local msg = seri_pack(...)
+	return msg, #msg
+end
+skynet.packstring = seri_pack
 skynet.unpack = seri.unpack
 
 local function yield_call(service, session)

@@ -3,7 +3,7 @@
 
 return function(skynet, internal)
 	local c = internal.core
-	local pack, unpack = skynet.pack, skynet.unpack
+	local pack, unpack = skynet.packstring, skynet.unpack
 	local migrate_func
 
 	-- f() returns what the next state of this service receives (plain data, packed).

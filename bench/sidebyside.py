@@ -1,0 +1,106 @@
+"""Run one Lua benchmark program on real skynet and on skykernel, rounds interleaved.
+
+A benchmark is a service tree and a config; its start service logs `RESULT name|value`
+lines, then `END`. Each round starts a fresh process of each implementation in turn
+(real skynet through `tests/realskynet.py`, skykernel through `python -m skykernel run`),
+so both see the same machine at nearly the same moment: a figure recorded on another day
+or machine is not a baseline. Where real skynet is absent, skykernel's figures print alone.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))  # realskynet.py: where real skynet is, how to run it
+
+import realskynet  # noqa: E402
+
+Results = dict[str, float]
+
+
+def write_tree(root: Path, services: dict[str, str], config: str) -> Path:
+    """services/NAME.lua for each entry and `config` in root; returns the config path."""
+    (root / "service").mkdir(parents=True, exist_ok=True)
+    for name, text in services.items():
+        (root / "service" / f"{name}.lua").write_text(text)
+    path = root / "config"
+    path.write_text(config)
+    return path
+
+
+def parse(lines: Iterable[str]) -> Results:
+    """{name: value} from `RESULT name|value` log lines."""
+    out: Results = {}
+    for line in lines:
+        if line.startswith("RESULT "):
+            name, value = line[len("RESULT "):].rsplit("|", 1)
+            out[name] = float(value)
+    return out
+
+
+def run_real(config: Path, build: str, timeout: float = 900) -> Results:
+    return parse(realskynet.run(config, build, timeout=timeout, cwd=config.parent))
+
+
+def run_skykernel(config: Path, timeout: float = 900) -> Results:
+    """`python -m skykernel run CONFIG` in a fresh process, until END (or its exit)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+    proc = subprocess.Popen([sys.executable, "-m", "skykernel", "run", str(config)],
+                            cwd=config.parent, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    texts: list[str] = []
+    done = threading.Event()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            texts.append(realskynet.log_text(line.rstrip("\n")))
+            if texts[-1] == "END":
+                done.set()
+        done.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        if not done.wait(timeout):
+            raise TimeoutError("skykernel did not log END; log:\n" + "\n".join(texts[-20:]))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+        reader.join(5)
+    results = parse(texts)
+    if not results:
+        raise RuntimeError("skykernel logged no RESULT; log:\n" + "\n".join(texts[-20:]))
+    return results
+
+
+def interleave(rounds: int, runners: dict[str, Callable[[], Results]],
+               progress: bool = True) -> dict[str, list[Results]]:
+    """Each runner once per round, in turn; {runner name: [results per round]}."""
+    runs: dict[str, list[Results]] = {name: [] for name in runners}
+    for r in range(rounds):
+        for name, runner in runners.items():
+            runs[name].append(runner())
+        if progress:
+            print(f"round {r + 1}/{rounds} done", file=sys.stderr)
+    return runs
+
+
+def median(runs: list[Results], key: str) -> float:
+    return statistics.median(run[key] for run in runs if key in run)
+
+
+def builds() -> list[str]:
+    present = realskynet.builds()
+    if not present:
+        print(realskynet.missing_message() + ": skykernel's figures alone")
+    return present
