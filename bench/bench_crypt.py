@@ -91,7 +91,9 @@ def parse(lines: list[str]) -> dict[str, float]:
 async def skykernel_round() -> dict[str, float]:
     node = Node(load_config("config"), logger=Logger())
     done = asyncio.Event()
-    node.logger.sinks.append(lambda line: line.text in ("END", "abort") and done.set())
+    loop = asyncio.get_running_loop()  # services log on the node's worker threads
+    node.logger.sinks.append(lambda line: line.text in ("END", "abort")
+                             and loop.call_soon_threadsafe(done.set))
     await node.start()
     try:
         await asyncio.wait_for(done.wait(), 600)

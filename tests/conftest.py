@@ -67,8 +67,11 @@ class Tree:
 
         async def main() -> None:
             done = asyncio.Event()
+            loop = asyncio.get_running_loop()
             if until is not None:
-                node.logger.sinks.append(lambda line: line.text in (until, "abort") and done.set())
+                # services log on the node's worker threads: the event is the loop's
+                node.logger.sinks.append(lambda line: line.text in (until, "abort")
+                                         and loop.call_soon_threadsafe(done.set))
             await node.start()
             try:
                 if until is None:

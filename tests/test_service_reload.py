@@ -46,9 +46,16 @@ def test_reload_keeps_address_name_state_and_queue(tree):
         h = await node.newservice("counter")
         assert await node.call(".counter", "lua", "add", 5) == (1, 5)
         tree.write({"service/counter.lua": COUNTER.format(v=2)})
+        # Workers deliver at once: the test holds the service so that these three are
+        # still queued when the reload begins (it holds the service too, then swaps).
+        svc = node.service(h)
+        node.scheduler.hold(svc)
         for _ in range(3):  # queued before the reload, answered by the new state
             node.send(h, "lua", "add", 1)
-        info = await restart_service(node, ".counter")
+        reload = asyncio.ensure_future(restart_service(node, ".counter"))
+        await asyncio.sleep(0.05)
+        node.scheduler.release(svc)
+        info = await reload
         assert info["queued"] == 3 and info["carried"]
         assert await node.call(".counter", "lua", "add", 0) == (2, 8)
         assert node.resolve(".counter") == h

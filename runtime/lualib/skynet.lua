@@ -17,14 +17,7 @@ local table_remove, table_pack, table_unpack = table.remove, table.pack, table.u
 local traceback = debug.traceback
 local coroutine = coroutine
 local coroutine_create = coroutine.create
-local cresume = coroutine.resume
-local guard = c.guard
-local function coroutine_resume(co, ...)
-	if guard.on then
-		c.arm(co)
-	end
-	return cresume(co, ...)
-end
+local coroutine_resume = coroutine.resume
 local coroutine_yield = coroutine.yield
 local coroutine_running = coroutine.running
 local coroutine_close = coroutine.close

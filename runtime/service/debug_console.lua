@@ -302,12 +302,15 @@ function COMMAND.logoff(address)
 	end
 end
 
--- skynet's signal breaks a running service from another thread; here one service runs
--- at a time, so a looping service is interrupted by the node's monitor instead.
+-- signal ADDR [sig]: 0 (the default) breaks the Lua the service runs now, from another
+-- thread, with the error "signal 0" (a looping handler stops, the service serves on);
+-- 1 logs its memory. The service logs "recv a signal N", as in skynet.
 function COMMAND.signal(address, sig)
 	address = adjust_address(address)
-	skynet.error(string.format("signal %s %s : no running service to interrupt",
-		skynet.address(address), tostring(sig or 0)))
+	sig = tonumber(sig) or 0
+	if not core.command("SIGNAL", address, sig) then
+		error(string.format("no service %s", skynet.address(address)))
+	end
 end
 
 function COMMAND.ping(address)

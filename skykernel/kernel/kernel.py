@@ -94,9 +94,6 @@ class SkynetKernel(Kernel):
         self._cell_running = False
         self.interrupted = False
         self.cell_waiter: asyncio.Future[Any] | None = None
-        # RUNs whose cell was interrupted while waiting: they may still run (or be running)
-        # in their service, so the interrupt hook stays armed until each has answered.
-        self._orphans: set[asyncio.Future[Any]] = set()
         self._main_thread = threading.get_ident()
         self.session_key = f"kernel-{os.getpid()}"
 
@@ -328,15 +325,18 @@ class SkynetKernel(Kernel):
     # --- interrupts --------------------------------------------------------------------
 
     def pre_handler_hook(self) -> None:
-        # SIGINT must not raise inside the event loop; it stops the running Lua (through
-        # the guard's hook) or the cell's wait instead. It is ours between requests too
-        # (ipykernel ignores it there): Lua a cell set off may run away after the cell.
+        # SIGINT must not raise inside the event loop: it interrupts the Lua that services
+        # run and the cell's wait instead. It is ours between requests too (ipykernel
+        # ignores it there): a loop a cell or a timer set off may run away after the cell.
         signal.signal(signal.SIGINT, self._on_sigint)
 
     def post_handler_hook(self) -> None:
         pass
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
+        """The stop button: every running service's Lua stops with `interrupted` (a cell's
+        RUN, a handler looping between cells), and the cell stops waiting. Services run
+        on the node's worker threads, so this handler runs at once."""
         self.interrupted = True
         if self.node is not None:
             self.node.interrupt()
@@ -360,9 +360,6 @@ class SkynetKernel(Kernel):
             self.magics.record(self.execution_count, code)
         self._cell_running = True
         self.interrupted = False
-        if self.node is not None:
-            # an interrupt that found no Lua running was meant for the previous cell
-            self.node.monitor.clear_interrupt()
         self.payload: list[dict[str, Any]] = []
         try:
             for kind, body, arg in split_cell(code):
@@ -382,7 +379,6 @@ class SkynetKernel(Kernel):
             return self.error_reply(type(e).__name__, str(e), traceback.format_exception(e))
         finally:
             self._cell_running = False
-            self._update_guard()
         return {"status": "ok", "execution_count": self.execution_count,
                 "payload": self.payload, "user_expressions": {}}
 
@@ -403,34 +399,18 @@ class SkynetKernel(Kernel):
             for obs, token in tokens:
                 await obs.after(handle, token)
 
-    def _update_guard(self) -> None:
-        """The interrupt hook is armed while a cell or an interrupted cell's RUN may run
-        Lua, and only then: any armed hook slows all Lua in a service a lot."""
-        if self.node is not None:
-            self.node.guard = self._cell_running or bool(self._orphans)
-
-    def _orphan_done(self, run: asyncio.Future[Any]) -> None:
-        self._orphans.discard(run)
-        if not run.cancelled():
-            run.exception()  # retrieved: nobody waits for it any more
-        self._update_guard()
-
     async def _inject_cell(self, node: Node, handle: int, source: str) -> dict[str, Any] | None:
-        node.guard = True  # interruptible while the cell runs, full speed otherwise
         source = self.syntax.as_expression(source)
         run = asyncio.ensure_future(
             inject(node, handle, source, session=self.session_key, returns=True)
         )
         # An interrupt cancels the wait, not the RUN: it has been sent, and what it set off
-        # may still run; until it answers, the hook stays armed, so that a runaway loop it
-        # causes later can be stopped by the next interrupt instead of hanging the kernel.
+        # may still run (its answer is dropped when it comes).
+        run.add_done_callback(_retrieve)
         self.cell_waiter = asyncio.ensure_future(asyncio.shield(run))
         try:
             result = await self.cell_waiter
         except asyncio.CancelledError:
-            if not run.done():
-                self._orphans.add(run)
-                run.add_done_callback(self._orphan_done)
             return self.error_reply("KeyboardInterrupt", "interrupted",
                                     ["KeyboardInterrupt: the cell was interrupted"])
         except Exception as e:  # noqa: BLE001 - a dead target, a refused call...
@@ -491,6 +471,12 @@ class SkynetKernel(Kernel):
             await self.node.shutdown()
             self.node = None
         return {"status": "ok", "restart": restart}
+
+
+def _retrieve(run: asyncio.Future[Any]) -> None:
+    """Nobody may be waiting for a RUN's answer any more (an interrupted cell)."""
+    if not run.cancelled():
+        run.exception()
 
 
 def _is_comm_message(session: Any, msg: Any) -> bool:

@@ -137,13 +137,13 @@ class Magics:
             raise MagicError("usage: " + MAGICS["kill"])
         handle = self.kernel.resolve(rest)
         self.node.kill(handle)
-        await self.node.wait_idle()
+        await self.node.settle()
         self._print(f"killed {format_address(handle)}")
 
     async def line_exit(self, rest: str) -> None:
         handle = self.kernel.resolve(rest) if rest else self.kernel.current_target()
         self.node.send(handle, "debug", "EXIT")
-        await self.node.wait_idle()
+        await self.node.settle()
 
     async def _from_target(self, what: str, rest: str) -> dict[str, Any] | None:
         parts = rest.split(None, 2)

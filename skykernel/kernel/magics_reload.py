@@ -140,7 +140,7 @@ class ReloadMagics:
             info = await restart_service(self.node, handle, wait=wait)
         except RestartError as e:
             raise MagicError(f"restart refused, the old state keeps running: {e}") from None
-        await self.node.wait_idle()
+        await self.node.settle()
         self._print(f"{format_address(handle)} reloaded in place: {info['queued']} queued "
                     f"message(s) kept, {info['failed']} request(s) in flight failed, state "
                     f"{'carried over' if info['carried'] else 'not carried (no skynet.migrate)'}")
@@ -155,7 +155,7 @@ class ReloadMagics:
                                         body, op)
         except (ReloadError, ValueError) as e:
             raise MagicError(f"sharedata {op} {words[0]} failed: {e}") from None
-        await self.node.wait_idle()
+        await self.node.settle()
         self._print(f"sharedata {words[0]}: {op}" + (f" (version {version})" if version else ""))
 
     async def line_patches(self, rest: str) -> None:

@@ -9,6 +9,7 @@ hash, bytes), and the node can say which services still hold which generation.
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass, field
 
 from .bytecode import thin
@@ -68,6 +69,7 @@ class CodeCache:
         self.stripped = stripped
         self.thinned = thinned
         self._absent: set[str] = set()
+        self._lock = threading.RLock()
         self._compiler = new_state(unpack_returned_tuples=False)
         self._compile = self._compiler.execute(_COMPILER)
         self.generation = 1
@@ -102,7 +104,10 @@ class CodeCache:
         return Chunk(filename, self.generation, digest(source), len(source), code, cache)
 
     def load(self, filename: str, mode: bytes = b"ON") -> Chunk:
-        """What `loadfile` gets in a service whose cache mode is `mode`."""
+        """What `loadfile` gets in a service whose cache mode is `mode`.
+
+        Workers load at the same time: a hit is one dict read; a miss compiles under the
+        lock, so that two services asking for the same file get the same chunk."""
         if mode not in MODES:
             raise CodeCacheError(f"Invalid codecache mode {mode!r}")
         if mode != b"OFF":
@@ -110,17 +115,24 @@ class CodeCache:
             if chunk is not None:
                 self.hits += 1
                 return chunk
-        self.misses += 1
-        chunk = self._read(filename, cache=mode == b"ON")
-        if mode == b"ON":
-            self.current.chunks[filename] = chunk
+        with self._lock:
+            if mode != b"OFF":
+                chunk = self.current.chunks.get(filename)
+                if chunk is not None:
+                    self.hits += 1
+                    return chunk
+            self.misses += 1
+            chunk = self._read(filename, cache=mode == b"ON")
+            if mode == b"ON":
+                self.current.chunks[filename] = chunk
         return chunk
 
     def clear(self) -> int:
         """Start generation N+1; the old ones stay in memory, as in skynet."""
-        self.generation += 1
-        self.generations[self.generation] = Generation(self.generation)
-        return self.generation
+        with self._lock:
+            self.generation += 1
+            self.generations[self.generation] = Generation(self.generation)
+            return self.generation
 
     def purge(self, pinned: dict[int, set[int]]) -> tuple[list[int], int, dict[int, set[int]]]:
         """Free every old generation no live service holds (our extension).

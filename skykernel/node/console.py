@@ -119,7 +119,8 @@ def start(node: Node, handle: int, ip: str, port: int) -> Console:
     sock.setblocking(False)
     console = Console(node, handle, sock)
     _consoles.setdefault(node, []).append(console)
-    asyncio.get_running_loop().create_task(console.serve())
+    # asked for by a service on a worker thread: the listener lives on the node's loop
+    node.call_soon(console.serve)
     return console
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 #: Global (harbor) names are shorter than this, as in skynet.
@@ -29,26 +30,32 @@ def parse_address(text: str) -> int | str:
 
 
 class HandleRegistry:
-    """Allocates handles (`harbor << 24 | id`, ids from 1, never reused) and keeps names."""
+    """Allocates handles (`harbor << 24 | id`, ids from 1, never reused) and keeps names.
+
+    Worker threads change it while others read it: changes take a lock; a lookup is one
+    dict read, which the GIL makes whole."""
 
     def __init__(self, harbor: int = 0) -> None:
         self.harbor = harbor
         self._next_id = 1
+        self._lock = threading.Lock()
         self.services: dict[int, Any] = {}
         self.names: dict[str, int] = {}
 
     def allocate(self) -> int:
-        handle = (self.harbor << 24) | self._next_id
-        self._next_id += 1
+        with self._lock:
+            handle = (self.harbor << 24) | self._next_id
+            self._next_id += 1
         return handle
 
     def register(self, handle: int, service: Any) -> None:
         self.services[handle] = service
 
     def retire(self, handle: int) -> None:
-        self.services.pop(handle, None)
-        for name in [n for n, h in self.names.items() if h == handle]:
-            del self.names[name]
+        with self._lock:
+            self.services.pop(handle, None)
+            for name in [n for n, h in self.names.items() if h == handle]:
+                del self.names[name]
 
     def bind_name(self, name: str, handle: int) -> None:
         """Bind a `.local` or global name; skynet refuses to rebind an existing name."""
@@ -56,9 +63,11 @@ class HandleRegistry:
             raise ValueError("empty service name")
         if not name.startswith(".") and len(name) >= GLOBALNAME_LENGTH:
             raise ValueError(f"global name {name!r} is too long (max {GLOBALNAME_LENGTH - 1})")
-        if name in self.names:
-            raise ValueError(f"name {name} is already bound to {format_address(self.names[name])}")
-        self.names[name] = handle
+        with self._lock:
+            if name in self.names:
+                raise ValueError(
+                    f"name {name} is already bound to {format_address(self.names[name])}")
+            self.names[name] = handle
 
     def resolve(self, address: int | str) -> int | None:
         if isinstance(address, int):
@@ -69,4 +78,5 @@ class HandleRegistry:
         return self.names.get(address)
 
     def names_of(self, handle: int) -> list[str]:
-        return sorted(n for n, h in self.names.items() if h == handle)
+        with self._lock:
+            return sorted(n for n, h in self.names.items() if h == handle)

@@ -22,6 +22,8 @@ LuaRuntime = lua54.LuaRuntime
 LuaError = lua54.LuaError
 LuaMemoryError = lua54.LuaMemoryError
 lua_type = lua54.lua_type
+#: The extension file whose Lua C API (lua_sethook, ...) node/interrupt.py calls.
+EXTENSION_FILE = lua54.__file__
 
 
 def _refuse(obj: Any, name: Any, is_setting: bool) -> Any:

@@ -1,32 +1,37 @@
-"""Runaway code (skynet_monitor): notice endless loops, and interrupt when asked.
+"""Runaway code (skynet_monitor): notice a message that runs too long, and keep a killed
+service that is still running from running on.
 
-skynet's monitor thread only logs a message that runs too long. We log the same, and
-also let the node stop the running message: a count hook (armed only while the node's
-guard is on, because any armed hook slows Lua a lot) asks `should_interrupt` and raises a
-Lua error in that service alone.
+skynet's monitor thread checks each worker every 5 s and logs the message that has not
+moved on; so does this one. A service killed while it runs is interrupted at once
+(node.kill); if its code swallows that error and keeps looping, the monitor interrupts it
+again on each round until its worker comes back and closes it.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .node import Node
+    from .service import Service
 
 #: skynet's monitor checks every 5 s.
 ENDLESS_SECONDS = 5.0
+#: How often the monitor looks; a killed service that keeps running is hit this often.
+TICK = 0.2
 
 
 class Monitor:
     def __init__(self, node: Node, endless_seconds: float = ENDLESS_SECONDS) -> None:
         self.node = node
         self.endless_seconds = endless_seconds
-        self._interrupt = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._reported = -1
+        self._reported: dict[int, int] = {}  # worker index -> version reported
+        self._killed: set[Service] = set()
+        #: Services that were reported; skynet.endless() asks.
         self.endless: set[int] = set()
 
     def start(self) -> None:
@@ -36,38 +41,33 @@ class Monitor:
     def stop(self) -> None:
         self._stop.set()
 
-    def interrupt(self) -> None:
-        """Ask the running message (if guarded) to stop with an error; thread-safe."""
-        self._interrupt = True
-
-    def clear_interrupt(self) -> None:
-        """Forget an interrupt no Lua consumed (it came while nothing was running)."""
-        self._interrupt = False
-
-    def should_interrupt(self, service: Any) -> bool:
-        try:
-            if self._interrupt:
-                self._interrupt = False
-                return True
-            return False
-        except KeyboardInterrupt:
-            # SIGINT reaches Python while the hook runs: it means "stop this Lua".
-            return True
+    def killed(self, svc: Service) -> None:
+        """A killed service still runs: interrupt it each round until it stops."""
+        self._killed.add(svc)
 
     def _watch(self) -> None:
-        sched = self.node.scheduler
-        while not self._stop.wait(0.5):
-            svc = sched.current
-            if svc is None:
+        while not self._stop.wait(TICK):
+            self._check_workers()
+            self._hit_killed()
+
+    def _check_workers(self) -> None:
+        now = time.perf_counter()
+        for w in self.node.scheduler.workers:
+            svc, version = w.service, w.version
+            if svc is None or self._reported.get(w.index) == version:
                 continue
-            version = sched.version
-            if version == self._reported:
-                continue
-            if time.perf_counter() - sched.current_since >= self.endless_seconds:
-                self._reported = version
+            if now - w.since >= self.endless_seconds:
+                self._reported[w.index] = version
                 self.endless.add(svc.handle)
                 self.node.logger.write(
                     0,
-                    f"A message from [ :{sched.current_source:08x} ] to [ :{svc.handle:08x} ] "
+                    f"A message from [ :{w.source:08x} ] to [ :{svc.handle:08x} ] "
                     f"maybe in an endless loop (version = {version})",
                 )
+
+    def _hit_killed(self) -> None:
+        for svc in list(self._killed):
+            if svc.running is None:
+                self._killed.discard(svc)
+            else:
+                svc.interrupt(b"killed")

@@ -24,7 +24,7 @@ from .logger import Logger
 from .monitor import Monitor
 from .proto import PTYPE_ERROR, PTYPE_RESPONSE, PTYPE_TEXT, ptype_id
 from .scheduler import Scheduler
-from .service import LuaService, PyService, Service
+from .service import RUNTIME_CHUNKS, LuaService, PyService, Service
 from .timer import Timer
 
 RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
@@ -73,8 +73,15 @@ class ServiceInfo:
 
 
 class Node:
+    """One skynet process: services on `thread` worker threads, driven from asyncio.
+
+    The node's own threads deliver messages; the asyncio loop it was started on is where
+    Python clients wait for replies (`call`), where the debug console listens, and where
+    `wait_idle` is told that nothing is left to do.
+    """
+
     def __init__(self, config: Config | None = None, *, logger: Logger | None = None,
-                 endless_seconds: float = 5.0) -> None:
+                 endless_seconds: float = 5.0, threads: int | None = None) -> None:
         self.config = config or default_config()
         self.logger = logger or Logger(self.config.logger)
         self.handles = HandleRegistry(harbor=0)
@@ -87,9 +94,8 @@ class Node:
         self.codecache = CodeCache(
             stripped=frozenset(str(RUNTIME_DIR / "lualib" / name) for name in STRIPPED_LIBRARY),
             thinned=str(RUNTIME_DIR) + "/")
-        self.scheduler = Scheduler(self)
+        self.scheduler = Scheduler(self, threads or self.config.thread)
         self.monitor = Monitor(self, endless_seconds)
-        self.guard = False
         self.lualib_dir = str(RUNTIME_DIR / "lualib")
         own_services = str(RUNTIME_DIR / "service" / "?.lua")
         self.service_path = ";".join([*self.config.luaservice, own_services])
@@ -97,12 +103,15 @@ class Node:
         self.exit_code: int | None = None
         self.aborted = False
         self._runtime_code: dict[str, bytes] = {}
-        self._wake: asyncio.Event | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._client: PyService | None = None
         self._client_session = 0
         self._waiting: dict[int, asyncio.Future[bytes]] = {}
         self._idle_waiters: list[asyncio.Future[None]] = []
+        #: New states being started outside the workers (a service reload's trial run):
+        #: an interrupt reaches them too.
+        self.trials: set[Service] = set()
+        self._started = False
         self._closed = False
         for key in self.config.ignored:
             self.logger.write(0, f"config key {key} is ignored (it only matters to C skynet)")
@@ -122,61 +131,76 @@ class Node:
 
     # --- lifecycle ---------------------------------------------------------------------
 
+    @property
+    def threads(self) -> int:
+        return len(self.scheduler.workers)
+
+    @property
+    def running(self) -> bool:
+        return self._started and not self._closed and not self.aborted
+
     async def start(self, bootstrap: str = "bootstrap") -> None:
         """Boot as skynet does: logger, then bootstrap, which launches the rest."""
-        loop = asyncio.get_running_loop()
-        self._wake = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        # the prelude compiles once, here, rather than on the first worker that needs it
+        for name in RUNTIME_CHUNKS:
+            self.runtime_code(name)
         logger_svc = PyService(self, self.handles.allocate(), "logger", self._on_logger_message)
         self.handles.register(logger_svc.handle, logger_svc)
+        self.scheduler.on_idle = self._on_idle
         self.launch(bootstrap)
+        self.scheduler.start()
         self.monitor.start()
-        self._task = loop.create_task(self._serve())
+        self._started = True
         await self.wait_idle()
 
-    async def _serve(self) -> None:
-        sched = self.scheduler
-        wake = self._wake
-        assert wake is not None
-        while not self._closed:
-            try:
-                busy = sched.run()
-            except Exception as e:  # noqa: BLE001 - a node bug must not hang every caller
-                self.logger.write(0, f"scheduler error: {type(e).__name__}: {e}")
-                busy = bool(sched.runq)
-            if self.aborted:
-                break
-            if busy:
-                await asyncio.sleep(0)
-                continue
-            for fut in self._idle_waiters:
-                if not fut.done():
-                    fut.set_result(None)
-            self._idle_waiters.clear()
-            wake.clear()
-            timeout = self.timer.seconds_to_next()
-            try:
-                await asyncio.wait_for(wake.wait(), timeout)
-            except TimeoutError:
-                pass
-        for fut in self._idle_waiters:
+    def _on_idle(self) -> None:
+        """A worker found nothing to do (the scheduler's lock is held)."""
+        if self._idle_waiters and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake_idle_waiters)
+
+    def _wake_idle_waiters(self) -> None:
+        with self.scheduler.lock:
+            if not (self.scheduler.idle or self._closed or self.aborted):
+                return  # work came in meanwhile: a later idle moment will tell them
+            waiters, self._idle_waiters = self._idle_waiters, []
+        for fut in waiters:
             if not fut.done():
                 fut.set_result(None)
-        for fut in self._waiting.values():
-            if not fut.done():
-                fut.set_exception(CallError("node stopped"))
+
+    def call_soon(self, coroutine_function: Any, *args: Any) -> None:
+        """Run an asyncio task on the node's loop, from any thread (a worker, mostly)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            raise CallError("node is not running on an event loop")
+        loop.call_soon_threadsafe(lambda: loop.create_task(coroutine_function(*args)))
 
     def kick(self) -> None:
-        if self._wake is not None:
-            self._wake.set()
+        """Wake a worker (work was queued from outside the scheduler)."""
+        with self.scheduler.lock:
+            self.scheduler.wake()
 
     async def wait_idle(self) -> None:
-        """Wait until no message is queued (timers may still be pending)."""
+        """Wait until no message is queued and no service runs (timers may be pending).
+        A service that never stops running keeps this waiting: bound it."""
+        await asyncio.sleep(0)  # what was just scheduled on the loop goes first
         if self._closed or self.aborted:
             return
         fut = asyncio.get_running_loop().create_future()
-        self._idle_waiters.append(fut)
-        self.kick()
+        with self.scheduler.lock:
+            if self.scheduler.idle:
+                return
+            self._idle_waiters.append(fut)
         await fut
+
+    async def settle(self, timeout: float = 2.0) -> bool:
+        """wait_idle, bounded: what a magic waits for so that the log lines its action
+        caused show in its cell. False if something still runs (a service that loops)."""
+        try:
+            await asyncio.wait_for(self.wait_idle(), timeout)
+        except TimeoutError:
+            return False
+        return True
 
     async def run_until_done(self) -> int:
         """Run until only system services remain and nothing is pending, or an abort."""
@@ -188,26 +212,62 @@ class Node:
                     if not s.dead and s.name not in SYSTEM_SERVICES and s is not self._client]
             if not user and not len(self.timer):
                 break
-            await asyncio.sleep(self.timer.seconds_to_next() or 0.05)
+            await asyncio.sleep(min(self.timer.seconds_to_next() or 0.05, 0.05))
         return self.exit_code or 0
 
-    async def shutdown(self) -> None:
-        """Stop the loop task, close every state; the node cannot be used afterwards."""
+    def abort(self) -> None:
+        """End the node (skynet.abort): callers stop waiting, services stop being served."""
+        self.aborted = True
+        self._fail_waiters()
+
+    def _fail_waiters(self) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+
+        def fail() -> None:
+            waiters, self._idle_waiters = self._idle_waiters, []
+            for fut in waiters:
+                if not fut.done():
+                    fut.set_result(None)
+            for fut in list(self._waiting.values()):
+                if not fut.done():
+                    fut.set_exception(CallError("node stopped"))
+            self._waiting.clear()
+
+        if loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            fail()
+        else:
+            loop.call_soon_threadsafe(fail)
+
+    async def shutdown(self, timeout: float = 5.0) -> None:
+        """Stop the workers, close every state; the node cannot be used afterwards.
+
+        Services still running are interrupted first; a worker that still does not come
+        back (a loop inside one C call) is left behind as a daemon thread, and its
+        service's state with it."""
         if self._closed:
             return
         self._closed = True
-        self.kick()
-        if self._task is not None:
-            try:
-                await self._task
-            except Exception:  # noqa: BLE001 - the loop is going away anyway
-                pass
         self.monitor.stop()
+        for svc in self.scheduler.running():
+            svc.interrupt(b"node shutting down")
+        loop = asyncio.get_running_loop()
+        stuck = await loop.run_in_executor(None, self.scheduler.stop, timeout)
+        self._fail_waiters()
         from .console import close_all  # the console module builds on this one
 
         close_all(self)
+        left = {w.service for w in stuck}
         for svc in list(self.handles.services.values()):
-            svc.close()
+            if svc not in left:
+                svc.close()
         self.handles.services.clear()
         self.codecache.close()
         self.logger.close()
@@ -215,7 +275,7 @@ class Node:
     # --- services ----------------------------------------------------------------------
 
     def launch(self, args: str) -> int:
-        """Create a service; its state is built when the scheduler first runs it."""
+        """Create a service; its state is built when a worker first runs it."""
         name = args.split()[0] if args.strip() else ""
         handle = self.handles.allocate()
         svc: Service
@@ -226,18 +286,17 @@ class Node:
         self.handles.register(handle, svc)
         kind = "snlua " if isinstance(svc, LuaService) else ""
         self.logger.write(handle, f"LAUNCH {kind}{args}")
-        svc.scheduled = True
-        self.scheduler.runq.append(svc)
-        self.kick()
+        self.scheduler.schedule(svc)
         return handle
 
     def boot_service(self, svc: LuaService) -> None:
+        """Build the state and run the loader (on a worker, which holds the service)."""
         try:
             ok, err, frames = svc.boot()
         except Exception as e:  # noqa: BLE001 - a state that cannot even start
             ok, err, frames = False, str(e), ()
         if frames:
-            self.scheduler.route(svc.handle, frames, 0)
+            self.scheduler.route_from(svc.handle, frames, 0)
         if not ok:
             self.logger.write(svc.handle, f"lua loader error : {err}")
             # Tell the launcher, as a failed init does, so newservice raises.
@@ -247,48 +306,101 @@ class Node:
             self.exit_service(svc, log=False)
 
     def exit_service(self, svc: Service, *, log: bool = True) -> None:
-        if svc.dead:
-            return
-        if log:
-            self.logger.write(svc.handle, "KILL self")
+        """The service is gone: its handle and names go, queued requests fail. A service
+        that is running is closed by its worker when the delivery returns."""
+        with self.scheduler.lock:
+            if svc.dead:
+                return
+            if log:
+                self.logger.write(svc.handle, "KILL self")
+            self._retire(svc)
+            closing_here = svc.running is None and not svc.holding
+        if closing_here:
+            self.reap(svc)
+
+    def _retire(self, svc: Service) -> None:
+        """Mark dead, retire the handle, fail what is queued (the scheduler lock is held)."""
         svc.dead = True
-        self.scheduler.epoch += 1
+        sched = self.scheduler
+        sched.epoch += 1
         self.handles.retire(svc.handle)
         # Requests still queued fail, as skynet's dropped messages do.
         q, head = svc.queue, svc.qhead
         for i in range(head, len(q), 4):
             source, ptype, session = q[i], q[i + 1], q[i + 2]
             if source and ptype != PTYPE_RESPONSE and ptype != PTYPE_ERROR:
-                self.scheduler.push(svc.handle, source, PTYPE_ERROR, session, b"")
+                sched.enqueue(svc.handle, source, PTYPE_ERROR, session, b"")
         svc.queue, svc.qhead = [], 0
-        if self.scheduler.current is not svc:
-            self.reap(svc)
+        sched.wake()
 
     def kill(self, handle: int, by: int = 0) -> bool:
         """skynet.kill: no Lua cleanup in the victim, but unlike skynet, the requests it
-        was serving fail with `call failed` instead of waiting forever."""
-        svc = self.handles.services.get(handle)
-        if svc is None or svc.dead:
-            return False
-        self.logger.write(by, f"KILL {format_address(handle)}")
-        if isinstance(svc, LuaService) and svc.core is not None \
-                and svc is not self.scheduler.current:
-            for address, session in svc.inflight():
-                self.scheduler.push(handle, address, PTYPE_ERROR, session, b"")
-        self.exit_service(svc, log=False)
-        launcher = self.handles.names.get(".launcher")
-        if launcher is not None and launcher != handle:
-            self.scheduler.push(0, launcher, ptype_id("lua"), 0,
-                                seri.pack(b"REMOVE", handle, True))
-        self.kick()
+        was serving fail with `call failed` instead of waiting forever. A victim that is
+        running stops at once: its Lua is interrupted (again and again, by the monitor,
+        until its worker comes back), then the worker closes it."""
+        sched = self.scheduler
+        with sched.lock:
+            svc = self.handles.services.get(handle)
+            if svc is None or svc.dead:
+                return False
+            self.logger.write(by, f"KILL {format_address(handle)}")
+            self._retire(svc)
+            running = svc.running is not None
+            if running:
+                svc.killed_running = True  # its worker fails what it was serving
+            else:
+                svc.holding += 1  # no worker may pick it up while it is read and closed
+            launcher = self.handles.names.get(".launcher")
+            if launcher is not None and launcher != handle:
+                sched.enqueue(0, launcher, ptype_id("lua"), 0,
+                              seri.pack(b"REMOVE", handle, True))
+                sched.wake()
+        if running:
+            svc.interrupt(b"killed")
+            self.monitor.killed(svc)
+        else:
+            self.fail_inflight(svc)
+            self.reap(svc)
         return True
 
+    def fail_inflight(self, svc: Service) -> None:
+        """The requests a dead service was serving fail (it is not running)."""
+        if isinstance(svc, LuaService) and svc.core is not None:
+            try:
+                inflight = svc.inflight()
+            except Exception:  # noqa: BLE001 - a broken state answers nothing
+                inflight = []
+            for address, session in inflight:
+                self.scheduler.push(svc.handle, address, PTYPE_ERROR, session, b"")
+
     def reap(self, svc: Service) -> None:
+        """Close a dead service's state (where no worker runs it)."""
+        if svc.killed_running:
+            self.fail_inflight(svc)
         svc.close()
 
     def service_crashed(self, svc: Service, error: BaseException) -> None:
         text = str(error) or type(error).__name__
         self.logger.write(svc.handle, f"service error (the service keeps running): {text}")
+
+    def interrupt(self, reason: bytes = b"interrupted") -> list[int]:
+        """Stop the Lua every running service runs now (the notebook's stop button,
+        Ctrl-C); returns the handles interrupted."""
+        running = [*self.scheduler.running(), *self.trials]
+        return [svc.handle for svc in running if svc.interrupt(reason)]
+
+    def signal(self, handle: int, sig: int = 0) -> bool:
+        """skynet's `signal ADDR [sig]`: 0 breaks the Lua the service runs now with the
+        error `signal 0`; 1 logs its memory. A service not running is left alone."""
+        svc = self.handles.services.get(handle)
+        if svc is None or svc.dead:
+            return False
+        self.logger.write(handle, f"recv a signal {sig}")
+        if sig == 0:
+            svc.interrupt(b"signal 0")
+        elif sig == 1:
+            self.logger.write(handle, f"Current Memory {(svc.memory() or 0) / 1024:.3f}K")
+        return True
 
     def _on_logger_message(self, source: int, ptype: int, session: int, msg: bytes) -> None:
         self.logger.write(source, msg)
@@ -359,8 +471,9 @@ class Node:
 
     def _cmd_abort(self, svc: LuaService) -> None:
         self.logger.write(svc.handle, "abort")
-        self.aborted = True
-        self.kick()
+        if svc.name == "bootstrap":
+            self.exit_code = 1  # bootstrap aborts only when the node cannot start
+        self.abort()
 
     def _cmd_redirect(self, svc: LuaService, dest: int, source: int, ptype: int,
                       session: int, msg: bytes) -> None:
@@ -375,10 +488,16 @@ class Node:
 
     def _client_service(self) -> PyService:
         if self._client is None or self._client.dead:
-            client = PyService(self, self.handles.allocate(), "python", self._on_client_message)
+            client = PyService(self, self.handles.allocate(), "python", self._client_message)
             self.handles.register(client.handle, client)
             self._client = client
         return self._client
+
+    def _client_message(self, source: int, ptype: int, session: int, msg: bytes) -> None:
+        """On a worker: the futures belong to the loop, so the answer goes there."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._on_client_message, source, ptype, session, msg)
 
     @property
     def client_address(self) -> int:
@@ -409,10 +528,9 @@ class Node:
     def send(self, address: int | str, ptype: int | str, *args: Any) -> None:
         handle = self.resolve(address)
         self.scheduler.push(self.client_address, handle, ptype_id(ptype), 0, seri.pack(*args))
-        self.kick()
 
     async def rawcall(self, address: int | str, ptype: int | str, msg: bytes) -> bytes:
-        if self._closed or self.aborted or self._task is None or self._task.done():
+        if not self.running:
             raise CallError("node is not running (aborted, shut down or not started)")
         handle = self.resolve(address)
         client = self._client_service()
@@ -422,8 +540,8 @@ class Node:
         fut.dest = handle  # type: ignore[attr-defined]
         self._waiting[session] = fut
         if not self.scheduler.push(client.handle, handle, ptype_id(ptype), session, msg):
+            self._waiting.pop(session, None)
             raise CallError(f"call to invalid address {format_address(handle)}")
-        self.kick()
         return await fut
 
     async def call(self, address: int | str, ptype: int | str, *args: Any) -> tuple[Any, ...]:
@@ -433,9 +551,6 @@ class Node:
     async def newservice(self, name: str, *args: Any) -> int:
         (handle,) = await self.call(".launcher", "lua", "LAUNCH", "snlua", name, *args)
         return handle
-
-    def interrupt(self) -> None:
-        self.monitor.interrupt()
 
     # --- looking at the node -----------------------------------------------------------
 
@@ -467,6 +582,10 @@ class Node:
         from . import console
         return console.command(self, svc, op.decode(), *args)
 
+    def _cmd_signal(self, svc: LuaService, target: Any, sig: int = 0) -> bool:
+        handle = target if isinstance(target, int) else self.handles.resolve(target.decode())
+        return handle is not None and self.signal(handle, int(sig))
+
 
 _COMMANDS = {
     b"QUERY": Node._cmd_query,
@@ -486,6 +605,7 @@ _COMMANDS = {
     b"CODECACHE": Node._cmd_codecache,
     b"GENERATIONS": Node._cmd_generations,
     b"CONSOLE": Node._cmd_console,
+    b"SIGNAL": Node._cmd_signal,
 }
 
 __all__ = ["RUNTIME_DIR", "CallError", "Node", "ServiceInfo"]

@@ -1,15 +1,25 @@
-"""Message queues and the worker loop (skynet_mq + skynet_start).
+"""Message queues, the run queue and the worker threads (skynet_mq + skynet_start).
 
 Each service has a queue of flat frames (source, ptype, session, msg); the run queue
-holds the services that have messages. A state receives a whole batch per Python->Lua
-crossing and returns everything it sent as one flat tuple: few crossings is where the
-speed comes from. Python never looks inside a message.
+holds the services that have messages. N worker threads take a service off the run
+queue, deliver a batch of its messages in one Python->Lua crossing, and route what it
+sent. lupa releases the GIL while Lua runs, so services on different workers run in
+parallel, and a service that loops occupies one worker, never the node.
+
+A service is on at most one worker at a time (`scheduled` stays set while it runs, as
+skynet's `in_global` flag does), so its messages are handled in order and its Lua state
+is never entered by two threads. One lock guards every queue, the run queue, the
+timers and the handles' liveness; Lua never runs under it.
+
+Python never looks inside a message.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .proto import PTYPE_ERROR, PTYPE_RESPONSE
@@ -23,21 +33,68 @@ if TYPE_CHECKING:
 BATCH = 256
 
 
+class Worker:
+    """What the monitor sees of one worker thread: the service it runs, since when."""
+
+    __slots__ = ("index", "service", "since", "source", "version", "thread")
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.service: Service | None = None
+        self.since = 0.0
+        self.source = 0
+        self.version = 0
+        self.thread: threading.Thread | None = None
+
+
 class Scheduler:
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: Node, threads: int) -> None:
         self.node = node
         self.services = node.handles.services
-        self.runq: deque[Service] = deque()
         self.timer = node.timer
+        self.lock = threading.Lock()
+        self._work = threading.Condition(self.lock)
+        self.runq: deque[Service] = deque()
+        self.workers = [Worker(i) for i in range(max(1, threads))]
         self.epoch = 0
-        self.current: Service | None = None
-        self.current_since = 0.0
-        self.current_source = 0
         self.version = 0
+        self._sleeping = 0  # workers waiting for work
+        self._busy = 0  # workers delivering a batch
+        self._stopping = False
+        #: Called under the lock when nothing is queued and no worker is busy.
+        self.on_idle: Callable[[], None] | None = None
 
-    # --- routing -----------------------------------------------------------------------
+    # --- starting and stopping ---------------------------------------------------------
 
-    def push(self, source: int, dest: int, ptype: int, session: int, msg: bytes) -> bool:
+    def start(self) -> None:
+        for w in self.workers:
+            w.thread = threading.Thread(target=self._work_loop, args=(w,), daemon=True,
+                                        name=f"skykernel-worker-{w.index}")
+            w.thread.start()
+
+    def stop(self, timeout: float) -> list[Worker]:
+        """Ask the workers to finish; returns those still running a service after
+        `timeout` (a runaway the interrupt could not end)."""
+        with self.lock:
+            self._stopping = True
+            self._work.notify_all()
+        deadline = time.monotonic() + timeout
+        for w in self.workers:
+            if w.thread is not None:
+                w.thread.join(max(0.0, deadline - time.monotonic()))
+        return [w for w in self.workers if w.thread is not None and w.thread.is_alive()]
+
+    @property
+    def idle(self) -> bool:
+        """Nothing queued and nothing running (read under the lock for a firm answer)."""
+        return not self.runq and self._busy == 0
+
+    def running(self) -> list[Service]:
+        return [s for w in self.workers if (s := w.service) is not None]
+
+    # --- routing (callers hold the lock) -----------------------------------------------
+
+    def enqueue(self, source: int, dest: int, ptype: int, session: int, msg: bytes) -> bool:
         svc = self.services.get(dest)
         if svc is None or svc.dead:
             self._undeliverable(source, dest, ptype, session)
@@ -58,7 +115,7 @@ class Scheduler:
             if dest == 0:
                 ticks = frames[i + 1]
                 if ticks <= 0:
-                    self.push(0, source, PTYPE_RESPONSE, frames[i + 2], b"")
+                    self.enqueue(0, source, PTYPE_RESPONSE, frames[i + 2], b"")
                 else:
                     if now is None:
                         now = self.timer.now()
@@ -77,70 +134,175 @@ class Scheduler:
         # A request to a service that died before it was delivered fails like skynet's
         # queued messages of a dead service: the caller gets an error for its session.
         if session and ptype != PTYPE_RESPONSE and ptype != PTYPE_ERROR:
-            self.push(dest, source, PTYPE_ERROR, session, b"")
+            self.enqueue(dest, source, PTYPE_ERROR, session, b"")
 
     def fire_timers(self) -> None:
         for handle, session in self.timer.expired():
-            self.push(0, handle, PTYPE_RESPONSE, session, b"")
+            self.enqueue(0, handle, PTYPE_RESPONSE, session, b"")
+
+    def wake(self, keep: int = 0) -> None:
+        """Wake a sleeping worker if the run queue holds more than `keep` services (the
+        ones the calling worker will take itself). Waking costs the woken thread a
+        context switch and a fight for the GIL, so it is done only when there is work
+        for a second thread."""
+        if self._sleeping and len(self.runq) > keep:
+            self._work.notify()
+
+    # --- from other threads ------------------------------------------------------------
+
+    def push(self, source: int, dest: int, ptype: int, session: int, msg: bytes) -> bool:
+        with self.lock:
+            ok = self.enqueue(source, dest, ptype, session, msg)
+            self.wake()
+        return ok
+
+    def route_from(self, source: int, frames: Any, start: int = 0) -> None:
+        """Route an outbox while its service is mid-delivery (a burst of sends) or from
+        outside a worker: the current worker is busy, so any queued service needs one."""
+        with self.lock:
+            self.route(source, frames, start)
+            self.wake()
+
+    def schedule(self, svc: Service) -> None:
+        """Put a service that has messages (or was just created) on the run queue."""
+        with self.lock:
+            if not svc.scheduled and not svc.dead:
+                svc.scheduled = True
+                self.runq.append(svc)
+            self.wake()
+
+    def hold(self, svc: Service) -> None:
+        """Keep workers off `svc` until as many release() calls. A batch it is running is
+        not cut short: the caller waits until `svc.running` is None."""
+        with self.lock:
+            svc.holding += 1
+
+    def release(self, svc: Service) -> None:
+        with self.lock:
+            svc.holding = max(0, svc.holding - 1)
+            if svc.holding:
+                return
+            if svc.qhead < len(svc.queue) and not svc.dead and not svc.scheduled:
+                svc.scheduled = True
+                self.runq.append(svc)
+            self.wake()
 
     # --- the worker loop ---------------------------------------------------------------
 
-    def run(self, budget: float = 0.02) -> bool:
-        """Deliver batches for about `budget` seconds; True if work remains."""
+    def _next(self, worker: Worker) -> Service | None:
+        """The next service to run, or None to stop; waits (lock held) while idle."""
         runq = self.runq
-        node = self.node
-        perf = time.perf_counter
-        deadline = perf() + budget
-        self.fire_timers()
-        while runq:
-            svc = runq.popleft()
-            if svc.dead:
-                continue
-            if isinstance(svc, LuaService):
-                if not svc.booted:
-                    node.boot_service(svc)
-                    if svc.dead:
-                        continue
-                if svc.guarded != node.guard:
-                    svc.guarded = node.guard
-                    svc.core.set_guard(node.guard)
-            q = svc.queue
-            head = svc.qhead
-            if head >= len(q):
-                svc.scheduled = False
-                continue
-            end = head + BATCH * 4
-            if end >= len(q):
-                batch = q[head:] if head else q
-                svc.queue = []
-                svc.qhead = 0
-            else:
-                batch = q[head:end]
-                svc.qhead = end
-            svc.messages += len(batch) >> 2
-            self.version += 1
-            self.current = svc
-            self.current_source = batch[0]
-            start = perf()
-            self.current_since = start
-            try:
-                out = svc.deliver(self.epoch, *batch)
-            except Exception as e:  # the state failed outside any handler: keep the node
-                out = 0
-                node.service_crashed(svc, e)
-            finally:
-                self.current = None
-                svc.cpu += perf() - start
-            if out:
-                self.route(svc.handle, out, 1)
-            if svc.dead:
-                node.reap(svc)
-            elif svc.qhead < len(svc.queue):
-                runq.append(svc)
-            else:
-                svc.scheduled = False
-            if perf() > deadline:
+        timer = self.timer
+        while not self._stopping:
+            if timer.due():
                 self.fire_timers()
-                return bool(runq)
-        self.fire_timers()
-        return bool(runq)
+            while runq:
+                svc = runq.popleft()
+                if svc.dead:
+                    continue
+                if svc.holding:
+                    svc.scheduled = False  # release() puts it back
+                    continue
+                return svc
+            if self._busy == 0 and self.on_idle is not None:
+                self.on_idle()
+            self._sleeping += 1
+            self._work.wait(timer.seconds_to_next())
+            self._sleeping -= 1
+        return None
+
+    def _work_loop(self, worker: Worker) -> None:
+        node = self.node
+        lock = self.lock
+        perf = time.perf_counter
+        lock.acquire()
+        try:
+            while True:
+                svc = self._next(worker)
+                if svc is None:
+                    return
+                if isinstance(svc, LuaService) and not svc.booted:
+                    self._boot(worker, svc)
+                    continue
+                q = svc.queue
+                head = svc.qhead
+                if head >= len(q):
+                    svc.scheduled = False
+                    continue
+                end = head + BATCH * 4
+                if end >= len(q):
+                    batch = q[head:] if head else q
+                    svc.queue = []
+                    svc.qhead = 0
+                else:
+                    batch = q[head:end]
+                    svc.qhead = end
+                svc.messages += len(batch) >> 2
+                self.version += 1
+                worker.version = self.version
+                worker.source = batch[0]
+                svc.running = worker
+                svc.run_gen += 1
+                worker.service = svc
+                self._busy += 1
+                epoch = self.epoch
+                lock.release()
+                start = perf()
+                worker.since = start
+                try:
+                    out = svc.deliver(epoch, *batch)
+                except Exception as e:  # the state failed outside any handler: keep the node
+                    out = 0
+                    node.service_crashed(svc, e)
+                finally:
+                    svc.cpu += perf() - start
+                    worker.service = None
+                    svc.after_run()
+                    lock.acquire()
+                self._busy -= 1
+                svc.running = None
+                if out:
+                    self.route(svc.handle, out, 1)
+                self._requeue(svc)
+                if svc.dead:
+                    self._reap(svc)
+        finally:
+            lock.release()
+
+    def _reap(self, svc: Service) -> None:
+        """Close a dead service's state on this worker, without the lock: closing runs
+        its finalizers, which are Lua."""
+        self.lock.release()
+        try:
+            self.node.reap(svc)
+        finally:
+            self.lock.acquire()
+
+    def _boot(self, worker: Worker, svc: LuaService) -> None:
+        """Build a new service's state on this worker (the lock is held on entry/exit)."""
+        svc.running = worker
+        worker.service = svc
+        worker.since = time.perf_counter()
+        self._busy += 1
+        self.lock.release()
+        try:
+            self.node.boot_service(svc)
+        finally:
+            worker.service = None
+            svc.after_run()
+            self.lock.acquire()
+            self._busy -= 1
+            svc.running = None
+        self._requeue(svc)
+        if svc.dead:
+            self._reap(svc)
+
+    def _requeue(self, svc: Service) -> None:
+        if svc.dead:
+            svc.scheduled = False
+        elif svc.qhead < len(svc.queue) and not svc.holding:
+            self.runq.append(svc)
+        else:
+            svc.scheduled = False
+        # this worker takes the next service itself: wake another only for a second one
+        self.wake(keep=1)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .codecache import Chunk, CodeCacheError
+from .interrupt import Threads
 from .luastate import new_state
 
 if TYPE_CHECKING:
@@ -31,8 +32,17 @@ class Service:
         self.name = args.split()[0] if args else ""
         self.queue: list[Any] = []
         self.qhead = 0
+        #: On the run queue or on a worker (skynet's in_global): never on two workers.
         self.scheduled = False
+        #: The worker delivering to this service now, if any.
+        self.running: Any = None
+        #: Kept off the workers while > 0 (a reload swapping its state, a kill reading it).
+        self.holding = 0
+        #: Counts deliveries, so that a stop asked for one run never stops the next.
+        self.run_gen = 0
         self.dead = False
+        #: Killed while it ran: its worker fails the requests it was serving.
+        self.killed_running = False
         self.messages = 0
         self.cpu = 0.0
         self.started = time.time()
@@ -45,6 +55,13 @@ class Service:
 
     def memory(self) -> int | None:
         return None
+
+    def after_run(self) -> None:
+        """Called by the worker after each delivery, before anyone else may run it."""
+
+    def interrupt(self, reason: bytes) -> bool:
+        """Stop the Lua it runs now with `reason` as the error; False if not running."""
+        return False
 
     def close(self) -> None:
         self.dead = True
@@ -84,7 +101,7 @@ class LuaService(Service):
         self.chunks: dict[str, Chunk] = {}
         self.memlimit = 0
         self.booted = False
-        self.guarded = False
+        self.threads = Threads()
         #: Data a service reload carries into this new state (skynet.restore reads it).
         self.carry: bytes | None = None
 
@@ -110,14 +127,46 @@ class LuaService(Service):
 
     def _flush(self, n: int) -> None:
         frames = self._drain(n)
-        self.node.scheduler.route(self.handle, frames, 0)
+        self.node.scheduler.route_from(self.handle, frames, 0)
 
     def _alive(self, handle: int) -> bool:
         svc = self.node.handles.services.get(handle)
         return svc is not None and not svc.dead
 
-    def _check(self) -> bool:
-        return self.node.monitor.should_interrupt(self)
+    def _thread(self, co: Any) -> None:
+        self.threads.add(co)
+
+    def _stop(self) -> bytes | None:
+        return self.threads.take_stop(self.run_gen)
+
+    # --- interruption (node/interrupt.py) ----------------------------------------------
+
+    def interrupt(self, reason: bytes) -> bool:
+        if self.running is None or self.core is None:
+            return False
+        self.threads.arm(self.run_gen, reason)
+        return True
+
+    def after_run(self) -> None:
+        if self.threads.crowded and self.core is not None and not self.dead:
+            self._refresh_threads()
+        self.threads.disarm()
+
+    def _refresh_threads(self) -> None:
+        """Let go of the threads Lua no longer holds: the node keeps every registered
+        thread alive (so that arming one is always safe), so now and then it drops them
+        all and takes back the ones a full collection leaves."""
+        old = self.threads.swap_out()
+        del old  # dropped here, on the worker that owns the state
+        try:
+            live = self.core.live_threads()
+        except Exception:  # noqa: BLE001 - an interrupt or memory limit mid-collection
+            live = ()
+        if not isinstance(live, tuple):
+            live = (live,)
+        for co in live:
+            self.threads.add(co)
+        self.threads.limit = max(64, 2 * len(self.threads.live))
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -128,8 +177,7 @@ class LuaService(Service):
         self.lua = lua
         load = lua.globals().load
         core_main = load(node.runtime_code("skynet/core.lua"), b"=core", b"b")
-        self.core = core_main(self.handle, node.lualib_dir.encode(), self._command, self._alive,
-                              self._check)
+        self.core = core_main(self.handle, node.lualib_dir.encode(), self._command, self._alive)
         if self.carry is not None:
             self.core.carried = self.carry
         self._deliver = self.core.deliver
@@ -176,13 +224,26 @@ class LuaService(Service):
         return [(items[i], items[i + 1]) for i in range(0, len(items), 2)]
 
     def close(self) -> None:
+        """Drop the state. Its finalizers run now (lua_close): the bridge is cut first, so
+        that none of them calls into a node that is letting go of this service."""
         super().close()
+        core = self.core
+        if core is not None:
+            try:
+                core.close()
+            except Exception:  # noqa: BLE001 - a finalizer that raised, or looped and was cut
+                pass
+        dropped = self.threads.clear()
+        del dropped
         self.core = None
         self._deliver = None
+        self._drain = None
         self.lua = None
 
 
 #: Bridge commands about the service itself rather than the node: logging, loading code,
-#: and taking a full outbox. They share `_command` with the node's commands because
-#: every callable handed to Lua costs each service a wrapper on both sides.
-_OWN_COMMANDS = {b"LOG": "_log", b"LOAD": "_load", b"FLUSH": "_flush"}
+#: taking a full outbox, and its threads for interruption. They share `_command` with the
+#: node's commands because every callable handed to Lua costs each service a wrapper on
+#: both sides.
+_OWN_COMMANDS = {b"LOG": "_log", b"LOAD": "_load", b"FLUSH": "_flush", b"THREAD": "_thread",
+                 b"STOP": "_stop"}

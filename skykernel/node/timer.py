@@ -43,6 +43,11 @@ class Timer:
             due.append((handle, session))
         return due
 
+    def due(self) -> bool:
+        """Is the earliest timeout due? (Cheap enough to ask after every batch.)"""
+        heap = self._heap
+        return bool(heap) and heap[0][0] <= int((time.monotonic() - self._origin) * 100)
+
     def seconds_to_next(self) -> float | None:
         if not self._heap:
             return None

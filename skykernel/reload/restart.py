@@ -17,6 +17,7 @@ called and its result (packed, so plain data) is what `skynet.restore(function(d
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 from ..node import seri
@@ -77,6 +78,15 @@ def _own_files(svc: LuaService) -> list[str]:
 
 def _start(node, new: ReloadedService, base: int) -> list[Any]:
     """Boot the new state and run its start function; returns the frames it sent."""
+    new.running = True  # an interrupt (the stop button) reaches its Lua
+    try:
+        return _run_start(node, new, base)
+    finally:
+        new.running = None
+        new.after_run()
+
+
+def _run_start(node, new: ReloadedService, base: int) -> list[Any]:
     ok, err, frames = new.boot()
     if not ok:
         raise RestartError(f"the new source does not start: {err}")
@@ -112,17 +122,42 @@ async def restart_service(node, address: int | str, *, wait: bool = False,
     old = node.handles.services[handle]
     if not isinstance(old, LuaService) or old.core is None:
         raise RestartError(f"{format_address(handle)} is not a running Lua service")
-    if wait:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while old.inflight():
-            if loop.time() > deadline:
-                raise RestartError(f"requests still in flight after {timeout}s; nothing changed")
-            await asyncio.sleep(0.002)
-            if old.dead:
-                raise RestartError(f"{format_address(handle)} exited while waiting")
-    if node.scheduler.current is not None:
+    if threading.current_thread().name.startswith("skykernel-worker"):
         raise RestartError("a service reload cannot run from inside a service")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    await _hold(node, old, deadline)
+    while wait and old.inflight():
+        # the requests it serves need the service to run: let it, then hold again
+        node.scheduler.release(old)
+        if loop.time() > deadline:
+            raise RestartError(f"requests still in flight after {timeout}s; nothing changed")
+        await asyncio.sleep(0.002)
+        if old.dead:
+            raise RestartError(f"{format_address(handle)} exited while waiting")
+        await _hold(node, old, deadline)
+    try:
+        return await _swap(node, handle, old)
+    finally:
+        node.scheduler.release(old)
+
+
+async def _hold(node, svc: LuaService, deadline: float) -> None:
+    """Keep workers off svc; wait for a batch it runs to end (bounded)."""
+    loop = asyncio.get_running_loop()
+    node.scheduler.hold(svc)
+    while svc.running is not None:
+        if loop.time() > deadline:
+            node.scheduler.release(svc)
+            raise RestartError(f"{format_address(svc.handle)} kept running (a loop?); "
+                               "interrupt it first; nothing changed")
+        await asyncio.sleep(0.002)
+    if svc.dead:
+        node.scheduler.release(svc)
+        raise RestartError(f"{format_address(svc.handle)} exited")
+
+
+async def _swap(node, handle: int, old: LuaService) -> dict[str, Any]:
     # the service's own files are read again (the code cache entry is refreshed)
     for filename in _own_files(old):
         node.codecache.current.chunks.pop(filename, None)
@@ -135,30 +170,39 @@ async def restart_service(node, address: int | str, *, wait: bool = False,
     new = ReloadedService(node, handle, old.args)
     new.carry = carry
     new.set_memlimit(old.memlimit)
+    base = old.core.session_base(0)
+    # the new state starts on another thread, so that a start function that loops can be
+    # interrupted (it counts as running) while the kernel stays responsive
+    node.trials.add(new)
     try:
-        sent = _start(node, new, old.core.session_base(0))
+        sent = await asyncio.get_running_loop().run_in_executor(None, _start, node, new, base)
     except RestartError:
         new.close()
         raise
     except Exception as e:  # noqa: BLE001
         new.close()
         raise RestartError(f"the new source does not start: {e}") from None
+    finally:
+        node.trials.discard(new)
     new.trial = False
-    # --- commit: nothing below awaits
     failed = old.inflight()
-    for source, session in failed:
-        node.scheduler.push(handle, source, PTYPE_ERROR, session, b"")
-    new.queue, new.qhead = old.queue, old.qhead
-    old.queue, old.qhead = [], 0
-    new.messages, new.cpu, new.started = old.messages, old.cpu, old.started
-    node.handles.register(handle, new)
+    # --- commit, in one step under the scheduler's lock
+    sched = node.scheduler
+    with sched.lock:
+        for source, session in failed:
+            sched.enqueue(handle, source, PTYPE_ERROR, session, b"")
+        new.queue, new.qhead = old.queue, old.qhead
+        old.queue, old.qhead = [], 0
+        new.messages, new.cpu, new.started = old.messages, old.cpu, old.started
+        node.handles.register(handle, new)
+        old.dead = True
+        if new.mqlen():
+            new.scheduled = True
+            sched.runq.append(new)
+        if sent:
+            sched.route(handle, sent, 0)
+        sched.wake()
     old.close()
-    if new.mqlen():
-        new.scheduled = True
-        node.scheduler.runq.append(new)
-    if sent:
-        node.scheduler.route(handle, sent, 0)
-    node.kick()
     what = (f"{new.mqlen()} queued kept, {len(failed)} in flight failed, "
             f"state {'carried' if carry is not None else 'not carried'}")
     node.logger.write(handle, f"service reloaded in place: {what}")

@@ -6,8 +6,8 @@
 
 -- The bridge: Python callables, passed as arguments (a table would cost a conversion).
 -- Few of them, because each costs every service a wrapper on both sides: what is not on
--- a hot path (logging, loading code, a full outbox) goes through py_command.
-local handle, lualib, py_command, py_alive, py_check = ...
+-- a hot path (logging, loading code, a full outbox, threads) goes through py_command.
+local handle, lualib, py_command, py_alive = ...
 
 -- Loading a service allocates only what it keeps: collecting during the load is wasted
 -- work, so the collector waits until the loader is done (the node restarts it).
@@ -175,10 +175,78 @@ function core.run(fn, ...)
 	return ok or false, ok and "" or tostring(err), n, take(n)
 end
 
--- Interruption: the node's guard. While it is on, skynet.lua arms every coroutine it
--- resumes with a count hook (skynet/guard.lua, loaded the first time the guard is used
--- in this service, since most services never are).
-core.guard = { on = false }
+-- Interruption from another thread (skykernel/node/interrupt.py). Every thread of this
+-- state tells the node when it starts and gets STOP as its Lua hook, disarmed (an empty
+-- mask), which costs nothing. To stop the service, the node arms a count hook on every
+-- thread it was told of; the running one calls STOP at once, which disarms them all and
+-- raises the reason the node gives, where the code was. The node answers nothing to an
+-- arm left over from a run that has ended.
+local sethook, co_running = debug.sethook, coroutine.running
+local threads = setmetatable({}, { __mode = "k" })
+local STOP
+function STOP()
+	for co in next, threads do
+		sethook(co, STOP, "")
+	end
+	local why = py_command("STOP")
+	if why then
+		error(why, 2)
+	end
+end
+
+local function thread_started(co)
+	threads[co] = true
+	sethook(co, STOP, "")
+	py_command("THREAD", co)
+end
+core.thread_started = thread_started
+thread_started(co_running())
+
+-- Every coroutine registers itself as its first act. The wrappers reach the registry
+-- through `c`, the name skynet.lua gives this table, so inject's _U finds no new names.
+do
+	local c = core
+	local co_create, co_wrap = coroutine.create, coroutine.wrap
+	local function registered(f)
+		return function(...)
+			c.thread_started(co_running())
+			return f(...)
+		end
+	end
+	function coroutine.create(f)
+		if type(f) ~= "function" then
+			error("bad argument #1 to 'create' (function expected)", 2)
+		end
+		return co_create(registered(f))
+	end
+	function coroutine.wrap(f)
+		if type(f) ~= "function" then
+			error("bad argument #1 to 'wrap' (function expected)", 2)
+		end
+		return co_wrap(registered(f))
+	end
+end
+
+-- The node keeps every registered thread alive (arming a freed one would be unsafe), so
+-- now and then it lets go of them all and takes back those a full collection leaves.
+function core.live_threads()
+	collectgarbage()
+	local list, n = {}, 0
+	for co in next, threads do
+		n = n + 1
+		list[n] = co
+	end
+	return table_unpack(list, 1, n)
+end
+
+-- Before the node drops this state: finalizers that run as it closes must not call into
+-- a node that has let go of the service, so the bridge is cut once they have had a
+-- collection to run in.
+function core.close()
+	collectgarbage()
+	py_command = function() end
+	py_alive = py_command
+end
 
 -- Code loading through the node's code cache (skynet's patched luaL_loadfilex). The
 -- service's cache mode is a field that skynet.codecache.mode checks and sets.
@@ -290,10 +358,7 @@ end
 core.handle = handle
 -- Parts most services never use, loaded when first asked for.
 setmetatable(core, { __index = function(t, key)
-	if key == "set_guard" or key == "arm" then
-		require("skynet.guard")(t, py_check)
-		return rawget(t, key)
-	elseif key == "inflight" and package.loaded.skynet then -- for a kill
+	if key == "inflight" and package.loaded.skynet then -- for a kill
 		local f = require("skynet.private").inflight
 		t.inflight = f
 		return f
