@@ -448,11 +448,30 @@ class SkynetKernel(Kernel):
         return {"status": "ok", "history": history}
 
     async def do_shutdown(self, restart: bool) -> dict[str, Any]:
-        if self.remote is not None:
-            await self.remote.shutdown()
-        if self.node is not None:
-            await self.node.shutdown()
-            self.node = None
+        # ipykernel 7 answers shutdown_request on its control thread, in a loop of its own,
+        # while the remote connections and the node live on the shell's main loop, and
+        # asyncio objects work only on their own loop. So the closing is handed to the main
+        # loop, and waited for a bounded time: the reply goes out even if that loop is stuck
+        # (3 s: jupyter_client kills a kernel that has not exited 5 s after asking).
+        wait = 3.0
+
+        async def close() -> None:
+            if self.remote is not None:
+                await self.remote.shutdown()
+            node, self.node = self.node, None
+            if node is not None:
+                await node.shutdown()
+
+        main = getattr(self.io_loop, "asyncio_loop", None)
+        try:
+            if main is None or main is asyncio.get_running_loop() or not main.is_running():
+                await asyncio.wait_for(close(), wait)
+            else:
+                done = asyncio.run_coroutine_threadsafe(close(), main)
+                await asyncio.wait_for(asyncio.wrap_future(done), wait)
+        except Exception as e:  # noqa: BLE001 - the reply must go out whatever happened
+            self.log.warning("shutdown: closing the node and remote connections: %s: %s",
+                             type(e).__name__, e)
         return {"status": "ok", "restart": restart}
 
 

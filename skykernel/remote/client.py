@@ -97,20 +97,26 @@ class ConsoleClient:
         self._reader, self._writer = reader, writer
         self.connects += 1
 
-    def reset(self) -> None:
-        """Drop the connection (the next command dials again)."""
+    def reset(self, *, abort: bool = False) -> None:
+        """Drop the connection (the next command dials again). abort: discard what is not
+        sent yet instead of flushing it (a node that stopped reading would hold it)."""
         writer, self._reader, self._writer = self._writer, None, None
         if writer is not None:
-            writer.close()
+            if abort:
+                writer.transport.abort()
+            else:
+                writer.close()
 
-    async def close(self) -> None:
+    async def close(self, *, abort: bool = False, wait: float = 2.0) -> None:
+        """Close the connection, waiting at most `wait` seconds for it to be closed. Must run
+        on the loop that opened it: asyncio streams belong to one loop."""
         writer = self._writer
-        self.reset()
+        self.reset(abort=abort)
         if writer is not None:
             try:
-                await asyncio.wait_for(writer.wait_closed(), 2)
+                await asyncio.wait_for(writer.wait_closed(), wait)
             except (TimeoutError, OSError):
-                pass
+                pass  # closed on our side; the peer's part is its own business
 
     async def command(self, line: str, timeout: float | None = None) -> Answer:
         """Send one command line and read its answer.

@@ -8,6 +8,7 @@ as soon as the answer is in (or the command failed).
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import os
@@ -214,8 +215,13 @@ class Remotes:
         await node.client.close()
 
     async def close_all(self) -> None:
-        for name in list(self.nodes):
-            await self.disconnect(name)
+        """Drop every node at once (kernel shutdown): connections are aborted rather than
+        flushed, so a node that is dead or stopped reading cannot delay the others."""
+        nodes = list(self.nodes.values())
+        self.nodes.clear()
+        self.target = None
+        await asyncio.gather(*(n.client.close(abort=True, wait=1.0) for n in nodes),
+                             return_exceptions=True)
 
     def get(self, name: str) -> RemoteNode:
         node = self.nodes.get(name)
