@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
+import math
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from typing import Any
 from ..node.handle import parse_address
 from . import parse
 from .cell import CellResult, read_output, wrap
-from .client import Answer, ConsoleClient, ConsoleError
+from .client import CONNECT_TIMEOUT, Answer, ConsoleClient, ConsoleError
 
 LOOPBACK_NAMES = {"localhost", "ip6-localhost", "ip6-loopback"}
 
@@ -151,6 +152,9 @@ class RemoteNode:
         text = parse.strip_console_position(answer.text)
         if not answer.ok:
             raise RemoteError(f"{self.name}: the probe failed in {address}: {text}")
+        if answer.cut_lines:
+            raise RemoteError(f"{self.name}: the probe's answer from {address} is too long to "
+                              f"keep whole: {answer.note}")
         start = text.find("{")
         start_list = text.find("[")
         if start < 0 or (0 <= start_list < start):
@@ -195,7 +199,11 @@ class Remotes:
             raise RemoteError(f"a node name is letters, digits, - and _: {name!r}")
         if shared is not None and not shared[0].is_dir():
             raise RemoteError(f"shared directory {shared[0]} does not exist here")
-        client = ConsoleClient(host, port, timeout=timeout)
+        if not (timeout > 0 and math.isfinite(timeout)):
+            raise RemoteError(f"a timeout is a positive number of seconds, not {timeout:g}")
+        # The timeout bounds dialling and the greeting too (never more than CONNECT_TIMEOUT).
+        client = ConsoleClient(host, port, timeout=timeout,
+                               connect_timeout=min(timeout, CONNECT_TIMEOUT))
         node = RemoteNode(name, client, shared)
         try:
             await client.connect()
