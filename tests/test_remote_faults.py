@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from jupyter_client.manager import start_new_kernel
 from remote_node import NodeProcess, write_node_tree
-from test_kernel import run, text
+from test_kernel import text
 
 from skykernel.remote import parse
 from skykernel.remote.client import (
@@ -67,6 +67,33 @@ def kernel(tmp_path: Path) -> Iterator[tuple[Any, Any]]:
             km.shutdown_kernel(now=True)
 
 
+def run(kc: Any, code: str, timeout: float = 60) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Execute; return the reply content and the iopub messages of that request.
+
+    stop_on_error=False: after an error reply ipykernel 7 aborts requests that its shell
+    channel thread forwards before its own "stop aborting" note, and on a busy machine the
+    next cell can be among them; these tests look at each cell's outcome on its own."""
+    msg_id = kc.execute(code, stop_on_error=False)
+    reply = _reply_to(kc, msg_id, timeout)
+    outputs = []
+    while True:
+        msg = kc.get_iopub_msg(timeout=timeout)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            break
+        outputs.append(msg)
+    return reply, outputs
+
+
+def _reply_to(kc: Any, msg_id: str, timeout: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        msg = kc.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
+        if msg["parent_header"].get("msg_id") == msg_id:
+            return msg["content"]
+
+
 def _control_reply(kc: Any, msg_id: str, timeout: float) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
@@ -91,17 +118,15 @@ def test_shutdown_and_restart_reply_with_live_dead_and_stopped_nodes(
     dead.kill()
     # A stopped process still has its socket: TCP is accepted, nothing ever answers.
     os.kill(stopped.proc.pid, signal.SIGSTOP)
-    kc.execute("%console stopped list")  # a cell left waiting on the stopped node
+    # a cell left waiting on the stopped node
+    kc.execute("%console stopped list", stop_on_error=False)
     kernel_proc = km.provisioner.process
 
     msg_id = kc.shutdown(restart=restart)
     reply = _control_reply(kc, msg_id, timeout=20)
     assert reply["msg_type"] == "shutdown_reply"
     assert reply["content"] == {"status": "ok", "restart": restart}
-    # It exits by itself, cleanly (before the fix it never did). The bound is generous:
-    # ipykernel 7 sometimes spends 10 s per stream flush racing its own IOPub thread at
-    # exit, with or without remote nodes (jupyter_client would kill it after 5 s).
-    assert kernel_proc.wait(60) == 0
+    assert kernel_proc.wait(60) == 0  # it exits by itself, cleanly (it used to stay)
 
 
 # --- a console server on 127.0.0.1 for what no healthy node does --------------------------
@@ -298,14 +323,6 @@ def test_connect_timeout_bounds_the_greeting(silent) -> None:
 # --- the same over the kernel -------------------------------------------------------------
 
 
-def _reply_to(kc: Any, msg_id: str, timeout: float) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        msg = kc.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
-        if msg["parent_header"].get("msg_id") == msg_id:
-            return msg["content"]
-
-
 def _interrupt_request(kc: Any) -> None:
     """The protocol's interrupt_request (the kernel then signals itself)."""
     kc.control_channel.send(kc.session.msg("interrupt_request", {}))
@@ -338,7 +355,8 @@ def test_an_interrupt_ends_a_console_command_waiting_for_an_answer(kernel, serve
     _, kc = kernel
     reply, out = run(kc, f"%connect 127.0.0.1:{server.port} as big")
     assert reply["status"] == "ok", (reply, out)
-    msg_id = kc.execute("%console big hang")  # the node's 60 s timeout would apply
+    # the node's timeout (60 s) would end this; the interrupt must end it first
+    msg_id = kc.execute("%console big hang", stop_on_error=False)
     while server.received.get(timeout=30) != "hang":
         pass  # now the kernel waits for the answer
     _interrupt_request(kc)
@@ -346,7 +364,7 @@ def test_an_interrupt_ends_a_console_command_waiting_for_an_answer(kernel, serve
     assert reply["status"] == "error" and reply["evalue"].startswith(
         "interrupted: stopped waiting for big")
     reply, out = run(kc, "%console big echo again")
-    assert text(out) == "again\n"
+    assert reply["status"] == "ok" and text(out) == "again\n", (reply, out)
 
 
 def test_connect_to_a_port_that_never_greets_obeys_its_timeout(kernel, silent) -> None:
@@ -362,7 +380,8 @@ def test_connect_to_a_port_that_never_greets_obeys_its_timeout(kernel, silent) -
 
 def test_an_interrupt_ends_a_connect_waiting_for_a_greeting(kernel, silent) -> None:
     km, kc = kernel
-    msg_id = kc.execute(f"%connect 127.0.0.1:{silent.port} as mute timeout=30")
+    msg_id = kc.execute(f"%connect 127.0.0.1:{silent.port} as mute timeout=30",
+                        stop_on_error=False)
     assert silent.accepted.wait(30)  # connected: the kernel now waits for the greeting
     km.interrupt_kernel()  # SIGINT, as the stop button sends it
     reply = _reply_to(kc, msg_id, timeout=30)

@@ -472,6 +472,14 @@ class SkynetKernel(Kernel):
         except Exception as e:  # noqa: BLE001 - the reply must go out whatever happened
             self.log.warning("shutdown: closing the node and remote connections: %s: %s",
                              type(e).__name__, e)
+        # After the reply the control thread flushes stdout and stderr while the main thread
+        # stops the IOPub thread those flushes wait for; losing that race costs 10 s a flush,
+        # and jupyter_client kills a kernel still there after 5 s. Nothing is left to print.
+        import sys
+
+        for stream in (sys.stdout, sys.stderr):
+            if hasattr(stream, "flush_timeout"):
+                stream.flush_timeout = 0.5
         return {"status": "ok", "restart": restart}
 
 
