@@ -136,7 +136,8 @@ class ConsoleServer:
     """Speaks the debug console's line protocol on 127.0.0.1, with answers made to order:
 
     `text N`: N bytes of 100-byte lines (`000000000 ...`, numbered); `list N`: N bytes of
-    `list`-shaped lines; `line N`: one line of N bytes; `forever`: lines until the client
+    `list`-shaped lines; `list`, `mem`, `stat`: a node of 40,000 services (2-3 MB each);
+    `line N`: one line of N bytes; `forever`: lines until the client
     hangs up; `hang`: nothing, ever; `echo WORDS`: WORDS. With greet=False it accepts and
     never writes a byte.
     """
@@ -186,7 +187,13 @@ class ConsoleServer:
                 self.hung_up.set()  # the client reset the connection mid-answer
 
     def _answer(self, conn: socket.socket, word: str, arg: str) -> bool:
-        if word in ("text", "list"):
+        if word in ("list", "mem", "stat") and not arg:
+            shape = {"list": ":{:08x}\tsnlua svc{} with its launch arguments, long enough\n",
+                     "mem": ":{:08x}\t47.60 Kb (snlua svc{} with its launch arguments)\n",
+                     "stat": ":{:08x}\tcpu:0.000182\tmessage:{}\tmqlen:0\ttask:0\n"}[word]
+            text = "".join(shape.format(i, i) for i in range(40_000))
+            conn.sendall(text.encode() + b"<CMD OK>\n")
+        elif word in ("text", "list"):
             size, i, chunk = int(arg), 0, []
             while i * 100 < size:
                 if word == "text":
@@ -343,6 +350,13 @@ def test_console_huge_answers_and_long_lines_in_the_kernel(kernel, server) -> No
     reply, out = run(kc, "%console big list 10000000", timeout=30)
     assert reply["status"] == "ok", reply
     assert text(out).startswith("address") and "of this answer cut" in text(out)
+
+    reply, out = run(kc, "%services big", timeout=30)
+    assert reply["status"] == "ok", reply
+    shown = text(out)
+    assert shown.startswith("big (127.0.0.1:") and "\n:00000000  svc0 with its" in shown
+    for what in ("list", "mem", "stat"):
+        assert f"\n`{what}`: [... " in shown  # each cut answer says so
 
     reply, out = run(kc, "%console big line 20000000", timeout=30)
     assert reply["status"] == "error"

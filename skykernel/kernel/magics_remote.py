@@ -337,10 +337,13 @@ class RemoteMagics:
         else:
             return False
         try:
-            header, rows = await self._interruptible(node.services(), _reset_note(node))
+            header, rows, notes = await self._interruptible(node.services_report(),
+                                                            _reset_note(node))
         except RemoteError as e:
             raise MagicError(str(e)) from None
         self._print(f"{node.name} ({node.address})\n" + parse.format_table(header, rows))
+        for note in notes:  # streams of their own: the table's may be cut for length
+            self._print(note)
         return True
 
     async def console(self, rest: str) -> dict[str, Any] | bool:

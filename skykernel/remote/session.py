@@ -168,14 +168,23 @@ class RemoteNode:
                               f"{text[:300]}") from None
 
     async def services(self) -> tuple[list[str], list[list[str]]]:
+        header, rows, _ = await self.services_report()
+        return header, rows
+
+    async def services_report(self) -> tuple[list[str], list[list[str]], list[str]]:
+        """The services table, and a note for each answer that was too long to keep whole
+        (rows of the cut part miss that answer's columns)."""
         lst = await self.command("list")
         mem = await self.command("mem")
         stat = await self.command("stat")
+        notes = []
         for what, ans in (("list", lst), ("mem", mem), ("stat", stat)):
             if not ans.ok:
                 raise RemoteError(f"{self.name}: `{what}` failed: "
                                   f"{parse.strip_console_position(ans.text)}")
-        return parse.services(lst.lines, mem.lines, stat.lines)
+            if ans.cut_lines:
+                notes.append(f"`{what}`: {ans.note}")
+        return (*parse.services(lst.lines, mem.lines, stat.lines), notes)
 
 
 class Remotes:
