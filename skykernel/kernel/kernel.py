@@ -472,15 +472,24 @@ class SkynetKernel(Kernel):
         except Exception as e:  # noqa: BLE001 - the reply must go out whatever happened
             self.log.warning("shutdown: closing the node and remote connections: %s: %s",
                              type(e).__name__, e)
-        # After the reply the control thread flushes stdout and stderr while the main thread
-        # stops the IOPub thread those flushes wait for; losing that race costs 10 s a flush,
-        # and jupyter_client kills a kernel still there after 5 s. Nothing is left to print.
-        import sys
-
-        for stream in (sys.stdout, sys.stderr):
-            if hasattr(stream, "flush_timeout"):
-                stream.flush_timeout = 0.5
+        control = getattr(self, "_control_lock", None)  # held while a control message runs
+        if main is not None and main is not asyncio.get_running_loop() and control is not None:
+            main.call_soon_threadsafe(self._wait_for_control, control)
         return {"status": "ok", "restart": restart}
+
+    @staticmethod
+    def _wait_for_control(control: asyncio.Lock, limit: float = 2.0) -> None:
+        """Hold the main thread, which stops and closes the app once the shutdown reply is
+        sent, until the control thread has finished the request. After the reply that
+        thread still flushes stdout and stderr and publishes its idle status through the
+        IOPub thread; when the main thread had stopped IOPub first, each flush waited 10 s
+        and the publish could hang the exit for good (jupyter_client kills a kernel still
+        there after 5 s)."""
+        import time
+
+        deadline = time.monotonic() + limit
+        while control.locked() and time.monotonic() < deadline:
+            time.sleep(0.005)
 
 
 def split_cell(code: str) -> list[tuple[str, str, str]]:
