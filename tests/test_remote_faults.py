@@ -126,7 +126,7 @@ def test_shutdown_and_restart_reply_with_live_dead_and_stopped_nodes(
     reply = _control_reply(kc, msg_id, timeout=20)
     assert reply["msg_type"] == "shutdown_reply"
     assert reply["content"] == {"status": "ok", "restart": restart}
-    assert kernel_proc.wait(60) == 0  # it exits by itself, cleanly (it used to stay)
+    assert kernel_proc.wait(30) == 0  # it exits by itself, cleanly (it used to stay)
 
 
 # --- a console server on 127.0.0.1 for what no healthy node does --------------------------
