@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from skykernel.remote import parse
 from skykernel.remote.cell import read_output, wrap
 
@@ -73,6 +75,26 @@ def test_a_console_error_loses_its_position_prefix() -> None:
 def test_unfinished_values_lines_continue_the_previous_key() -> None:
     pairs = parse.key_values(["1: 2 task(s), sessions 3,4\t", "stack traceback:", "\tx.lua:1"])
     assert pairs == [("1: 2 task(s), sessions 3,4", "\nstack traceback:\n\tx.lua:1")]
+
+
+@pytest.mark.timeout(60)
+def test_a_long_answer_without_tabs_is_read_in_linear_time() -> None:
+    # 100,000 lines of 100 bytes continue one value: adding them to a string one by one
+    # took minutes (quadratic); gathering and joining them once takes a moment.
+    lines = [f"{i:09d} ".ljust(99, ".") for i in range(100_000)]
+    pairs = parse.key_values(["first", *lines])
+    assert len(pairs) == 1 and pairs[0][0] == "first"
+    assert pairs[0][1] == "\n" + "\n".join(lines)
+    assert parse.table("dump", ["first", *lines]) is None
+
+
+def test_fields_with_a_key_per_row_are_text_not_a_table() -> None:
+    # every row with its own field key: as a table, each row would be thousands of cells
+    lines = [f":{i:08x}\tk{i}:v" for i in range(3000)]
+    assert parse.table("netstat", lines) is None
+    few = [f":{i:08x}\tk{i % 3}:v{i}" for i in range(3000)]
+    header, rows = parse.table("netstat", few)
+    assert header == ["address", "k0", "k1", "k2"] and rows[4] == [":00000004", "", "v4", ""]
 
 
 def test_cell_output_is_split_at_the_marker() -> None:

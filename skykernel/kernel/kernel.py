@@ -465,12 +465,48 @@ class SkynetKernel(Kernel):
                 "message": "the debugger is not available in skykernel"}
 
     async def do_shutdown(self, restart: bool) -> dict[str, Any]:
-        if self.remote is not None:
-            await self.remote.shutdown()
-        if self.node is not None:
-            await self.node.shutdown()
-            self.node = None
+        # ipykernel 7 answers shutdown_request on its control thread, in a loop of its own,
+        # while the remote connections and the node live on the shell's main loop, and
+        # asyncio objects work only on their own loop. So the closing is handed to the main
+        # loop, and waited for a bounded time: the reply goes out even if that loop is stuck
+        # (3 s: jupyter_client kills a kernel that has not exited 5 s after asking).
+        wait = 3.0
+
+        async def close() -> None:
+            if self.remote is not None:
+                await self.remote.shutdown()
+            node, self.node = self.node, None
+            if node is not None:
+                await node.shutdown()
+
+        main = getattr(self.io_loop, "asyncio_loop", None)
+        try:
+            if main is None or main is asyncio.get_running_loop() or not main.is_running():
+                await asyncio.wait_for(close(), wait)
+            else:
+                done = asyncio.run_coroutine_threadsafe(close(), main)
+                await asyncio.wait_for(asyncio.wrap_future(done), wait)
+        except Exception as e:  # noqa: BLE001 - the reply must go out whatever happened
+            self.log.warning("shutdown: closing the node and remote connections: %s: %s",
+                             type(e).__name__, e)
+        control = getattr(self, "_control_lock", None)  # held while a control message runs
+        if main is not None and main is not asyncio.get_running_loop() and control is not None:
+            main.call_soon_threadsafe(self._wait_for_control, control)
         return {"status": "ok", "restart": restart}
+
+    @staticmethod
+    def _wait_for_control(control: asyncio.Lock, limit: float = 2.0) -> None:
+        """Hold the main thread, which stops and closes the app once the shutdown reply is
+        sent, until the control thread has finished the request. After the reply that
+        thread still flushes stdout and stderr and publishes its idle status through the
+        IOPub thread; when the main thread had stopped IOPub first, each flush waited 10 s
+        and the publish could hang the exit for good (jupyter_client kills a kernel still
+        there after 5 s)."""
+        import time
+
+        deadline = time.monotonic() + limit
+        while control.locked() and time.monotonic() < deadline:
+            time.sleep(0.005)
 
 
 def _retrieve(run: asyncio.Future[Any]) -> None:

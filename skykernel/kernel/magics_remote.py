@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 import shlex
+from collections.abc import Awaitable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..remote import parse
 from ..remote.session import RemoteError, RemoteNode, Remotes
@@ -20,6 +21,8 @@ from .magics import MagicError
 
 if TYPE_CHECKING:
     from .kernel import SkynetKernel
+
+T = TypeVar("T")
 
 CODECACHE_NOTE = (
     "a real skynet node keeps no code-cache generations: it cannot tell which files are "
@@ -45,6 +48,24 @@ class RemoteMagics:
 
     def _print(self, text: str) -> None:
         self.kernel.stream("stdout", text if text.endswith("\n") else text + "\n")
+
+    async def _interruptible(self, work: Awaitable[T], stopped: str) -> T:
+        """Await work so that an interrupt (the stop button, SIGINT) ends it at once: the
+        kernel's interrupt handler cancels whatever `cell_waiter` holds. `stopped` says
+        what the interrupt left behind, for the error."""
+        kernel = self.kernel
+        task = asyncio.ensure_future(work)
+        kernel.cell_waiter = task
+        try:
+            return await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # this request itself is being cancelled, not just the wait
+            raise MagicError(f"interrupted: {stopped}") from None
+        finally:
+            if kernel.cell_waiter is task:
+                kernel.cell_waiter = None
 
     # --- magics of this group --------------------------------------------------------
 
@@ -88,8 +109,10 @@ class RemoteMagics:
             local = Path(shared_local).expanduser().resolve()
             shared = (local, shared_node or str(local))
         try:
-            node = await self.remotes.connect(host, int(port_text), name, shared=shared,
-                                              timeout=timeout)
+            node = await self._interruptible(
+                self.remotes.connect(host, int(port_text), name, shared=shared,
+                                     timeout=timeout),
+                f"%connect {host}:{port_text} stopped; nothing was attached")
         except RemoteError as e:
             raise MagicError(str(e)) from None
         note = "" if node.same_host or node.shared else (
@@ -138,7 +161,9 @@ class RemoteMagics:
             raise MagicError("views are not available in this install (skykernel.views.probe "
                              "is missing); %console and cells still work") from None
         try:
-            data = await views_probe.probe(self.runner(node, address), kind, inline=True)
+            data = await self._interruptible(
+                views_probe.probe(self.runner(node, address), kind, inline=True),
+                _reset_note(node))
         except ValueError as e:
             raise MagicError(str(e)) from None
         except (RemoteError, views_probe.ProbeError) as e:
@@ -208,7 +233,9 @@ class RemoteMagics:
         view = UpvalueExplorer(fetch, title=f"{node.name}:{address} {expr or '_U, _P'}")
         fill = getattr(view, "populate", None) or view.open  # the views' API, either age
         try:
-            await fill(1)
+            await self._interruptible(fill(1), _reset_note(node))
+        except MagicError:
+            raise
         except Exception as e:  # noqa: BLE001 - ProbeError, RemoteError: shown, not raised
             raise MagicError(f"%upvalues {node.name}:{address}: {e}") from None
         self.kernel.display(view)
@@ -230,7 +257,9 @@ class RemoteMagics:
 
         view = ProtocolChainView(fetch, title=f"{node.name}:{address}")
         try:
-            await view.refresh()
+            await self._interruptible(view.refresh(), _reset_note(node))
+        except MagicError:
+            raise
         except Exception as e:  # noqa: BLE001 - ProbeError, RemoteError: shown, not raised
             raise MagicError(f"%protocols {node.name}:{address}: {e}") from None
         self.kernel.display(view)
@@ -283,7 +312,9 @@ class RemoteMagics:
             return False
         node, address = where
         try:  # skynet's console answers ping with an error for an unknown address
-            answer = await node.command(f"ping {address}", timeout=min(node.client.timeout, 10))
+            answer = await self._interruptible(
+                node.command(f"ping {address}", timeout=min(node.client.timeout, 10)),
+                _reset_note(node))
         except RemoteError as e:
             raise MagicError(str(e)) from None
         if not answer.ok:
@@ -306,10 +337,13 @@ class RemoteMagics:
         else:
             return False
         try:
-            header, rows = await node.services()
+            header, rows, notes = await self._interruptible(node.services_report(),
+                                                            _reset_note(node))
         except RemoteError as e:
             raise MagicError(str(e)) from None
         self._print(f"{node.name} ({node.address})\n" + parse.format_table(header, rows))
+        for note in notes:  # streams of their own: the table's may be cut for length
+            self._print(note)
         return True
 
     async def console(self, rest: str) -> dict[str, Any] | bool:
@@ -324,7 +358,7 @@ class RemoteMagics:
         if not cmd.strip():
             raise MagicError(f"usage: %console {node.name} CMD (try help)")
         try:
-            answer = await node.command(cmd.strip())
+            answer = await self._interruptible(node.command(cmd.strip()), _reset_note(node))
         except (RemoteError, ValueError) as e:
             raise MagicError(str(e)) from None
         if not answer.ok:
@@ -336,8 +370,10 @@ class RemoteMagics:
         shaped = parse.table(cmd, answer.lines)
         if shaped is not None:
             self._print(parse.format_table(*shaped))
+            if answer.cut_lines:  # a stream of its own: the table's may be cut for length
+                self._print(answer.note)
         elif answer.lines:
-            self._print(answer.text)
+            self._print(answer.text)  # the note stands where the lines were cut
         return True
 
     async def inject_cell(self, rest: str, body: str) -> dict[str, Any] | bool:
@@ -383,3 +419,8 @@ class RemoteMagics:
 
     async def shutdown(self) -> None:
         await self.remotes.close_all()
+
+
+def _reset_note(node: RemoteNode) -> str:
+    return (f"stopped waiting for {node.name} ({node.address}); the connection was reset "
+            "(the command may still be running there)")

@@ -14,6 +14,8 @@ import re
 _CONSOLE_POSITION = re.compile(r"^\S*debug_console\.lua:\d+: ")
 _MEM = re.compile(r"^(?P<kb>[\d.]+) Kb \((?P<service>.*)\)$")
 _ADDRESS = re.compile(r"^:[0-9a-fA-F]{8}$")
+#: An answer whose `k:v` fields have more distinct keys than this is shown as text.
+MAX_COLUMNS = 40
 
 
 def strip_console_position(text: str) -> str:
@@ -24,16 +26,21 @@ def strip_console_position(text: str) -> str:
 def key_values(lines: list[str]) -> list[tuple[str, str]]:
     """`key<TAB>rest` lines; a line without a tab, or starting with one (a traceback),
     continues the previous value."""
-    pairs: list[tuple[str, str]] = []
+    # Each value's lines are gathered and joined once: adding line by line to a string
+    # copies the value so far each time, quadratic in a long answer with few tabs.
+    keys: list[str] = []
+    values: list[list[str]] = []
     for line in lines:
         key, tab, rest = line.partition("\t")
         if tab and key:
-            pairs.append((key, rest))
-        elif pairs:
-            pairs[-1] = (pairs[-1][0], pairs[-1][1] + "\n" + line)
+            keys.append(key)
+            values.append([rest])
+        elif values:
+            values[-1].append(line)
         else:
-            pairs.append((line, ""))
-    return pairs
+            keys.append(line)
+            values.append([""])
+    return [(k, "\n".join(v)) for k, v in zip(keys, values, strict=True)]
 
 
 def fields(value: str) -> dict[str, str] | None:
@@ -103,11 +110,12 @@ def table(command: str, lines: list[str]) -> tuple[list[str], list[list[str]]] |
     pairs = key_values(lines)
     shaped = [(k, fields(v)) for k, v in pairs]
     if word == "stat" or (len(pairs) > 1 and all(f for _, f in shaped)):
-        columns: list[str] = []
+        columns: dict[str, None] = {}  # in order of first appearance
         for _, f in shaped:
             for c in f or {}:
-                if c not in columns:
-                    columns.append(c)
+                columns.setdefault(c)
+            if len(columns) > MAX_COLUMNS:
+                return None  # a field per row is no table: every row would be that wide
         header = ["address" if all(_ADDRESS.match(k) for k, _ in pairs) else "key", *columns]
         return header, [[k, *[(f or {}).get(c, "") for c in columns]] for k, f in shaped]
     return None

@@ -8,8 +8,10 @@ as soon as the answer is in (or the command failed).
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
+import math
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -19,7 +21,7 @@ from typing import Any
 from ..node.handle import parse_address
 from . import parse
 from .cell import CellResult, read_output, wrap
-from .client import Answer, ConsoleClient, ConsoleError
+from .client import CONNECT_TIMEOUT, Answer, ConsoleClient, ConsoleError
 
 LOOPBACK_NAMES = {"localhost", "ip6-localhost", "ip6-loopback"}
 
@@ -150,6 +152,9 @@ class RemoteNode:
         text = parse.strip_console_position(answer.text)
         if not answer.ok:
             raise RemoteError(f"{self.name}: the probe failed in {address}: {text}")
+        if answer.cut_lines:
+            raise RemoteError(f"{self.name}: the probe's answer from {address} is too long to "
+                              f"keep whole: {answer.note}")
         start = text.find("{")
         start_list = text.find("[")
         if start < 0 or (0 <= start_list < start):
@@ -163,14 +168,23 @@ class RemoteNode:
                               f"{text[:300]}") from None
 
     async def services(self) -> tuple[list[str], list[list[str]]]:
+        header, rows, _ = await self.services_report()
+        return header, rows
+
+    async def services_report(self) -> tuple[list[str], list[list[str]], list[str]]:
+        """The services table, and a note for each answer that was too long to keep whole
+        (rows of the cut part miss that answer's columns)."""
         lst = await self.command("list")
         mem = await self.command("mem")
         stat = await self.command("stat")
+        notes = []
         for what, ans in (("list", lst), ("mem", mem), ("stat", stat)):
             if not ans.ok:
                 raise RemoteError(f"{self.name}: `{what}` failed: "
                                   f"{parse.strip_console_position(ans.text)}")
-        return parse.services(lst.lines, mem.lines, stat.lines)
+            if ans.cut_lines:
+                notes.append(f"`{what}`: {ans.note}")
+        return (*parse.services(lst.lines, mem.lines, stat.lines), notes)
 
 
 class Remotes:
@@ -194,7 +208,11 @@ class Remotes:
             raise RemoteError(f"a node name is letters, digits, - and _: {name!r}")
         if shared is not None and not shared[0].is_dir():
             raise RemoteError(f"shared directory {shared[0]} does not exist here")
-        client = ConsoleClient(host, port, timeout=timeout)
+        if not (timeout > 0 and math.isfinite(timeout)):
+            raise RemoteError(f"a timeout is a positive number of seconds, not {timeout:g}")
+        # The timeout bounds dialling and the greeting too (never more than CONNECT_TIMEOUT).
+        client = ConsoleClient(host, port, timeout=timeout,
+                               connect_timeout=min(timeout, CONNECT_TIMEOUT))
         node = RemoteNode(name, client, shared)
         try:
             await client.connect()
@@ -214,8 +232,13 @@ class Remotes:
         await node.client.close()
 
     async def close_all(self) -> None:
-        for name in list(self.nodes):
-            await self.disconnect(name)
+        """Drop every node at once (kernel shutdown): connections are aborted rather than
+        flushed, so a node that is dead or stopped reading cannot delay the others."""
+        nodes = list(self.nodes.values())
+        self.nodes.clear()
+        self.target = None
+        await asyncio.gather(*(n.client.close(abort=True, wait=1.0) for n in nodes),
+                             return_exceptions=True)
 
     def get(self, name: str) -> RemoteNode:
         node = self.nodes.get(name)
