@@ -163,6 +163,15 @@ local function header(t, key)
 	return schar(t) .. key .. "\0"
 end
 
+-- Length prefixes of small documents, made once.
+local LEN4 = setmetatable({}, { __index = function(t, size)
+	local s = spack("<i4", size)
+	if size < 4096 then
+		t[size] = s
+	end
+	return s
+end })
+
 -- Array keys "0", "1", ...: made once.
 local AKEY = setmetatable({}, { __index = function(t, i)
 	local s = tostring(i)
@@ -173,6 +182,7 @@ local AKEY = setmetatable({}, { __index = function(t, i)
 end })
 
 local pack_one -- (b, n, key, plain, v, depth) -> n, bytes
+local pack_table -- (b, n, key, plain, t, depth, metatable) -> n, bytes
 
 local function bad_key(k)
 	local tk = type(k)
@@ -203,7 +213,7 @@ local function pack_pairs(b, n, t, depth, pairs_mm)
 	end
 	n = n + 1
 	b[n] = "\0"
-	b[slot] = spack("<i4", size)
+	b[slot] = LEN4[size]
 	return n, size
 end
 
@@ -245,13 +255,18 @@ local function pack_dict(b, n, t, depth)
 				bad_key(k)
 			end
 			local w
-			n, w = pack_one(b, n, k, nil, v, depth)
+			local mt = tv == "table" and rawmetatable(v)
+			if tv == "table" and mt ~= META then
+				n, w = pack_table(b, n, k, nil, v, depth, mt)
+			else
+				n, w = pack_one(b, n, k, nil, v, depth)
+			end
 			size = size + w
 		end
 	end
 	n = n + 1
 	b[n] = "\0"
-	b[slot] = spack("<i4", size)
+	b[slot] = LEN4[size]
 	return n, size
 end
 
@@ -268,24 +283,28 @@ local function pack_array(b, n, t, depth, len)
 			size = size + #e
 		else
 			local w
-			n, w = pack_one(b, n, AKEY[i - 1], true, v, depth)
+			local mt = type(v) == "table" and rawmetatable(v)
+			if mt ~= false and mt ~= META then
+				n, w = pack_table(b, n, AKEY[i - 1], true, v, depth, mt)
+			else
+				n, w = pack_one(b, n, AKEY[i - 1], true, v, depth)
+			end
 			size = size + w
 		end
 	end
 	n = n + 1
 	b[n] = "\0"
-	b[slot] = spack("<i4", size)
+	b[slot] = LEN4[size]
 	return n, size
 end
 
 -- A table value: an array when its metatable has __len or its raw length is not zero
 -- (elements 1..len, through __index), else a document (its __pairs, or every raw key).
-local function pack_table(b, n, key, plain, t, depth)
+function pack_table(b, n, key, plain, t, depth, mt)
 	depth = depth + 1
 	if depth > MAX_DEPTH then
 		error("Too depth while encoding bson", 0)
 	end
-	local mt = rawmetatable(t)
 	local len, pairs_mm
 	if mt ~= nil then
 		local len_mm = rawget(mt, "__len")
@@ -397,8 +416,11 @@ function pack_one(b, n, key, plain, v, depth)
 	elseif tv ~= "number" and tv ~= "string" and tv ~= "boolean" and tv ~= "table" then
 		error("Invalid value type : " .. tv, 0)
 	end
-	if tv == "table" and rawmetatable(v) ~= META then
-		return pack_table(b, n, key, plain, v, depth)
+	if tv == "table" then
+		local mt = rawmetatable(v)
+		if mt ~= META then
+			return pack_table(b, n, key, plain, v, depth, mt)
+		end
 	end
 	if plain == nil then
 		plain = plain_keys[key] or plain_key(key)
