@@ -57,8 +57,10 @@ end)
                for ln in lines)
     assert "send to nowhere nil" in lines
     assert any(re.fullmatch(r"exit call false .*call failed", ln) for ln in lines)
-    assert any(re.fullmatch(r"call the dead false .*call to invalid address :00000009", ln)
-               for ln in lines)
+    # The server's error answer leaves before its exit completes (as in skynet): on
+    # another worker the next call may find it still alive and fail as a queued request.
+    assert any(re.fullmatch(r"call the dead false .*(call to invalid address :00000009|"
+                            r"call failed)", ln) for ln in lines)
 
 
 def test_exit_fails_pending_requests_and_responses(tree: Tree) -> None:

@@ -192,6 +192,7 @@ async def _swap(node, handle: int, old: LuaService) -> dict[str, Any]:
         for source, session in failed:
             sched.enqueue(handle, source, PTYPE_ERROR, session, b"")
         new.queue, new.qhead = old.queue, old.qhead
+        queued = new.mqlen()  # counted now: a worker takes them as soon as this ends
         old.queue, old.qhead = [], 0
         new.messages, new.cpu, new.started = old.messages, old.cpu, old.started
         node.handles.register(handle, new)
@@ -203,11 +204,11 @@ async def _swap(node, handle: int, old: LuaService) -> dict[str, Any]:
             sched.route(handle, sent, 0)
         sched.wake()
     old.close()
-    what = (f"{new.mqlen()} queued kept, {len(failed)} in flight failed, "
+    what = (f"{queued} queued kept, {len(failed)} in flight failed, "
             f"state {'carried' if carry is not None else 'not carried'}")
     node.logger.write(handle, f"service reloaded in place: {what}")
     files = _own_files(new)
     chunk = new.chunks.get(files[0]) if files else None
     patchlog(node).record("restart", format_address(handle), old.args,
                           chunk.digest if chunk else "-", what)
-    return {"queued": new.mqlen(), "failed": len(failed), "carried": carry is not None}
+    return {"queued": queued, "failed": len(failed), "carried": carry is not None}
