@@ -371,7 +371,9 @@ class Node:
             except Exception:  # noqa: BLE001 - a broken state answers nothing
                 inflight = []
             for address, session in inflight:
-                self.scheduler.push(svc.handle, address, PTYPE_ERROR, session, b"")
+                if (address, session) not in svc.failed:
+                    svc.failed.add((address, session))
+                    self.scheduler.push(svc.handle, address, PTYPE_ERROR, session, b"")
 
     def reap(self, svc: Service) -> None:
         """Close a dead service's state (where no worker runs it)."""

@@ -212,7 +212,6 @@ class Scheduler:
         return None
 
     def _work_loop(self, worker: Worker) -> None:
-        node = self.node
         lock = self.lock
         perf = time.perf_counter
         lock.acquire()
@@ -249,25 +248,55 @@ class Scheduler:
                 lock.release()
                 start = perf()
                 worker.since = start
+                crashed = None
                 try:
                     out = svc.deliver(epoch, *batch)
                 except Exception as e:  # the state failed outside any handler: keep the node
                     out = 0
-                    node.service_crashed(svc, e)
+                    crashed = e
                 finally:
                     svc.cpu += perf() - start
                     worker.service = None
                     svc.after_run()
-                    lock.acquire()
+                if crashed is not None:
+                    out = self._salvage(svc, crashed)
+                lock.acquire()
                 self._busy -= 1
                 svc.running = None
                 if out:
                     self.route(svc.handle, out, 1)
+                if svc.killed_running:
+                    self._fail_unanswered(svc, batch, out)
                 self._requeue(svc)
                 if svc.dead:
                     self._reap(svc)
         finally:
             lock.release()
+
+    def _salvage(self, svc: Service, error: BaseException) -> Any:
+        """A delivery raised (a killed service raises at every instruction until it gives
+        up; a broken state may too): what it sent before that still goes out."""
+        if not svc.dead:
+            self.node.service_crashed(svc, error)
+        try:
+            return svc.salvage()
+        except Exception:  # noqa: BLE001 - a state too broken to hand over its outbox
+            return 0
+
+    def _fail_unanswered(self, svc: Service, batch: Any, out: Any) -> None:
+        """A service killed while it ran: requests of its batch it did not answer fail,
+        as a dead service's queued requests do (the lock is held)."""
+        answered = set()
+        if out:
+            for i in range(1, len(out), 4):
+                if out[i + 1] == PTYPE_RESPONSE or out[i + 1] == PTYPE_ERROR:
+                    answered.add((out[i], out[i + 2]))
+        for i in range(0, len(batch), 4):
+            source, ptype, session = batch[i], batch[i + 1], batch[i + 2]
+            if (session and ptype != PTYPE_RESPONSE and ptype != PTYPE_ERROR
+                    and (source, session) not in answered):
+                svc.failed.add((source, session))
+                self.enqueue(svc.handle, source, PTYPE_ERROR, session, b"")
 
     def _reap(self, svc: Service) -> None:
         """Close a dead service's state on this worker, without the lock: closing runs

@@ -43,6 +43,8 @@ class Service:
         self.dead = False
         #: Killed while it ran: its worker fails the requests it was serving.
         self.killed_running = False
+        #: (source, session) of requests already failed for it (no caller hears twice).
+        self.failed: set[tuple[int, int]] = set()
         self.messages = 0
         self.cpu = 0.0
         self.started = time.time()
@@ -58,6 +60,10 @@ class Service:
 
     def after_run(self) -> None:
         """Called by the worker after each delivery, before anyone else may run it."""
+
+    def salvage(self) -> Any:
+        """After a delivery raised: the outbox it left, as deliver returns one."""
+        return 0
 
     def interrupt(self, reason: bytes) -> bool:
         """Stop the Lua it runs now with `reason` as the error; False if not running."""
@@ -136,8 +142,12 @@ class LuaService(Service):
     def _thread(self, co: Any) -> None:
         self.threads.add(co)
 
-    def _stop(self) -> bytes | None:
-        return self.threads.take_stop(self.run_gen)
+    def _stop(self) -> tuple[bytes | None, bool]:
+        """STOP asks: why stop (None: a stale arm), and stay armed? A killed service
+        stays armed and every instruction raises, until its delivery gives up."""
+        if self.dead:
+            return b"killed", True
+        return self.threads.take_stop(self.run_gen), False
 
     # --- interruption (node/interrupt.py) ----------------------------------------------
 
@@ -146,6 +156,10 @@ class LuaService(Service):
             return False
         self.threads.arm(self.run_gen, reason)
         return True
+
+    def salvage(self) -> Any:
+        take = self.core.take_outbox if self.core is not None else None
+        return take() if take is not None else 0
 
     def after_run(self) -> None:
         if self.threads.crowded and self.core is not None and not self.dead:

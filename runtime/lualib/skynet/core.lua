@@ -167,6 +167,17 @@ function core.deliver(epoch, ...)
 	return n, take(n)
 end
 
+-- After a delivery raised (a killed service does, at every instruction): what it had
+-- sent until then, in deliver's shape.
+function core.take_outbox()
+	local n = nout
+	nout = 0
+	if n == 0 then
+		return 0
+	end
+	return n, take(n)
+end
+
 -- Runs fn (a loader, an injected chunk...) and returns its outcome plus the outbox.
 function core.run(fn, ...)
 	local ok, err = xpcall(fn, debug.traceback, ...)
@@ -180,15 +191,18 @@ end
 -- mask), which costs nothing. To stop the service, the node arms a count hook on every
 -- thread it was told of; the running one calls STOP at once, which disarms them all and
 -- raises the reason the node gives, where the code was. The node answers nothing to an
--- arm left over from a run that has ended.
+-- arm left over from a run that has ended. A killed service is not disarmed: every
+-- instruction raises until its Lua gives up, however many pcalls it hides behind.
 local sethook, co_running = debug.sethook, coroutine.running
 local threads = setmetatable({}, { __mode = "k" })
 local STOP
 function STOP()
-	for co in next, threads do
-		sethook(co, STOP, "")
+	local why, keep = py_command("STOP")
+	if not keep then
+		for co in next, threads do
+			sethook(co, STOP, "")
+		end
 	end
-	local why = py_command("STOP")
 	if why then
 		error(why, 2)
 	end

@@ -1,0 +1,163 @@
+"""A runaway service never freezes the node: the rest keeps running, and it can be stopped.
+
+Whichever way a loop is reached (a timer, a message, a fork, an injected cell), other
+services, timers and a debug console keep working while it runs on its worker; the
+console's `signal ADDR` breaks the loop with skynet's `signal 0` error and the service
+serves the next request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from conftest import Tree, messages
+from test_debug_console import Client, console_port
+
+from skykernel.node.inject import inject
+from skykernel.node.node import Node
+
+LOOPER = """
+local skynet = require "skynet"
+local CMD = {}
+local function spin(how)
+    skynet.error("looping from " .. how)
+    while true do end
+end
+function CMD.loop() spin("a message") end
+function CMD.fork() skynet.fork(spin, "a fork") end
+function CMD.timer() skynet.timeout(1, function() spin("a timer") end) end
+function CMD.swallow()
+    -- a loop that catches the error it gets and goes on looping
+    while true do pcall(function() while true do end end) end
+end
+function CMD.ping() return "pong" end
+skynet.start(function()
+    skynet.dispatch("lua", function(session, _, cmd)
+        local r = CMD[cmd]()
+        if session ~= 0 then skynet.ret(skynet.pack(r)) end
+    end)
+end)
+"""
+
+TICKER = """
+local skynet = require "skynet"
+local n = 0
+skynet.start(function()
+    skynet.fork(function()
+        while true do
+            n = n + 1
+            skynet.error("tick " .. n)
+            skynet.sleep(5)
+        end
+    end)
+end)
+"""
+
+
+def _run(tree: Tree, body, threads: int = 2) -> Node:
+    tree.write({"service/looper.lua": LOOPER, "service/ticker.lua": TICKER})
+    node = tree.node(f"start = \"\"\nthread = {threads}\n")
+
+    async def main() -> None:
+        await node.start()
+        try:
+            await asyncio.wait_for(body(node), 60)
+        finally:
+            await node.shutdown()
+
+    asyncio.run(main())
+    return node
+
+
+async def _until(predicate, timeout: float = 10.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+def _ticks(node: Node) -> int:
+    return sum(1 for t in messages(node) if t.startswith("tick "))
+
+
+def _logged(node: Node, text: str) -> bool:
+    return any(text in t for t in messages(node))
+
+
+@pytest.mark.parametrize("how", ["loop", "fork", "timer"])
+def test_a_loop_leaves_the_node_running_and_signal_stops_it(tree: Tree, how: str) -> None:
+    async def body(node: Node) -> None:
+        looper = await node.newservice("looper")
+        await node.newservice("ticker")
+        await node.newservice("debug_console", 0)
+        node.send(looper, "lua", how)
+        where = {"loop": "a message", "fork": "a fork", "timer": "a timer"}[how]
+        await _until(lambda: _logged(node, f"looping from {where}"), what="the loop")
+        # the loop occupies one worker: timers fire, the other service ticks on ...
+        before = _ticks(node)
+        await _until(lambda: _ticks(node) >= before + 3, what="ticks during the loop")
+        # ... and a console answers `list` at once
+        client = await Client.connect(console_port(node))
+        started = time.monotonic()
+        answer = await client.cmd("list")
+        assert time.monotonic() - started < 1.0
+        assert answer[-1] == "<CMD OK>" and any("snlua looper" in ln for ln in answer)
+        assert (await client.cmd(f"signal {looper:x}"))[-1] == "<CMD OK>"
+        client.close()
+        await _until(lambda: _logged(node, "signal 0") and node.service(looper).running is None,
+                     what="the loop to end")
+        assert "recv a signal 0" in [ln.text for ln in node.logger.history
+                                      if ln.source == looper]
+        # the error names the loop's line, the service keeps serving
+        assert any("signal 0" in t and "looper.lua" in t for t in messages(node, looper))
+        assert await node.call(looper, "lua", "ping") == (b"pong",)
+
+    _run(tree, body)
+
+
+def test_a_loop_in_an_injected_cell_stops_with_interrupt(tree: Tree) -> None:
+    async def body(node: Node) -> None:
+        looper = await node.newservice("looper")
+        cell = asyncio.ensure_future(inject(node, looper, "skynet_cell = true\nwhile true do end"))
+        await _until(lambda: node.service(looper).running is not None, what="the cell to run")
+        await asyncio.sleep(0.1)
+        assert node.interrupt() == [looper]
+        result = await asyncio.wait_for(cell, 10)
+        assert not result.ok and "interrupted" in (result.error or "")
+        assert await node.call(looper, "lua", "ping") == (b"pong",)
+
+    _run(tree, body)
+
+
+def test_a_loop_that_swallows_the_error_is_stopped_by_a_kill(tree: Tree) -> None:
+    async def body(node: Node) -> None:
+        looper = await node.newservice("looper")
+        svc = node.service(looper)
+        node.send(looper, "lua", "swallow")
+        await _until(lambda: svc.running is not None, what="the loop")
+        await asyncio.sleep(0.1)
+        node.interrupt()  # caught by the loop's own pcall: it goes on
+        await asyncio.sleep(0.3)
+        assert svc.running is not None
+        assert node.kill(looper)
+        await _until(lambda: svc.running is None and svc.core is None, what="the kill")
+        assert node.handles.resolve(looper) is None
+
+    _run(tree, body)
+
+
+def test_with_one_thread_a_loop_still_stops(tree: Tree) -> None:
+    """thread = 1 keeps the single-worker node; the loop holds it until interrupted."""
+    async def body(node: Node) -> None:
+        looper = await node.newservice("looper")
+        node.send(looper, "lua", "loop")
+        await _until(lambda: _logged(node, "looping from a message"), what="the loop")
+        assert node.threads == 1
+        await asyncio.sleep(0.2)
+        assert node.interrupt() == [looper]
+        assert await node.call(looper, "lua", "ping") == (b"pong",)
+
+    _run(tree, body, threads=1)
