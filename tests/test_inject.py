@@ -201,6 +201,8 @@ def test_chunk_that_exits_its_service(tree) -> None:
     async def body(node: Node, svc: int) -> None:
         with pytest.raises(CallError):
             await inject(node, svc, "require('skynet').exit()")
+        # the error reaches the caller before the exit completes, on another worker
+        await node.wait_idle()
         assert svc not in {s.handle for s in node.services()}
 
     run(tree, body)

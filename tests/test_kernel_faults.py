@@ -120,3 +120,15 @@ def test_a_debug_request_is_refused_with_a_reply(kernel):
     content = reply["content"]
     assert content["success"] is False and content["request_seq"] == 7
     assert "debugger is not available" in content["message"]
+
+
+def test_a_value_whose_tostring_loops_is_shown_as_such(kernel):
+    started = time.monotonic()
+    reply, out = run(kernel, "return setmetatable({}, {__tostring = function() "
+                             "while true do end end}), 'next'")
+    assert reply["status"] == "ok", reply
+    assert result(out) == ('<a table that could not be shown: showing it took too long>'
+                           '\t"next"')
+    assert time.monotonic() - started < 60  # bounded: it used to hang until interrupted
+    _, out = run(kernel, "return setmetatable({}, {__tostring = function() return 'obj' end})")
+    assert result(out) == "obj"

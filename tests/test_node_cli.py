@@ -70,3 +70,81 @@ def test_user_paths_cannot_shadow_skynet_library(tree: Tree) -> None:
     result = run_cli("run", "config", cwd=tree.root)
     assert result.returncode == 0, result.stderr
     assert "[:00000008] module mine" in result.stdout.splitlines()
+
+
+def test_a_start_service_that_fails_ends_the_run_with_an_error(tree: Tree) -> None:
+    tree.write({
+        "config": 'start = "main"\nharbor = 0\n',
+        "service/main.lua": 'local skynet = require "skynet"\n'
+                            'skynet.start(function() error("cannot start") end)\n',
+    })
+    result = run_cli("run", "config", cwd=tree.root)
+    assert result.returncode == 1, result.stdout
+    lines = result.stdout.splitlines()
+    assert "[:00000002] abort" in lines
+    assert any("start service main failed" in ln for ln in lines)
+
+
+LOOPING = (
+    'local skynet = require "skynet"\n'
+    'skynet.start(function()\n'
+    '  skynet.dispatch("lua", function() end)\n'
+    '  skynet.timeout(1, function()\n'
+    '    skynet.error("looping")\n'
+    '    while true do end\n'
+    '  end)\n'
+    '  skynet.timeout(1, function() skynet.error("tick") end)\n'
+    'end)\n'
+)
+
+
+def test_ctrl_c_stops_the_loop_and_a_second_one_ends_the_node(tree: Tree) -> None:
+    """The first SIGINT interrupts the running handler, which logs the error and whose
+    service keeps serving; a second within 2 s ends the node."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import lupa
+    from conftest import ROOT
+
+    tree.write({"config": 'start = "main"\nharbor = 0\nthread = 2\n',
+                "service/main.lua": LOOPING})
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(Path(lupa.__file__).parent.parent)])
+    proc = subprocess.Popen([sys.executable, "-S", "-m", "skykernel", "run", "config"],
+                            cwd=tree.root, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    lines: list[str] = []
+
+    def read_until(text: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line.rstrip("\n"))
+            if text in line:
+                return
+        raise AssertionError(f"no {text!r} in:\n" + "\n".join(lines))
+
+    try:
+        read_until("looping")
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        read_until("interrupted")
+        # the handler's error is logged with its text and the loop's position
+        read_until("main.lua:6: interrupted")
+        time.sleep(2.5)  # a second Ctrl-C long after the first only interrupts again
+        proc.send_signal(signal.SIGINT)
+        read_until("Ctrl-C: interrupted")
+        proc.send_signal(signal.SIGINT)
+        read_until("second Ctrl-C")
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

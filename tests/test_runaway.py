@@ -121,7 +121,13 @@ def test_a_loop_leaves_the_node_running_and_signal_stops_it(tree: Tree, how: str
 def test_a_loop_in_an_injected_cell_stops_with_interrupt(tree: Tree) -> None:
     async def body(node: Node) -> None:
         looper = await node.newservice("looper")
-        cell = asyncio.ensure_future(inject(node, looper, "skynet_cell = true\nwhile true do end"))
+        # a cell that shows a value first: showing it borrows the thread's hook and must
+        # give the stop hook back
+        shown = await inject(node, looper, "return setmetatable({}, {__tostring = "
+                             "function() return 'x' end})", session="s")
+        assert shown.ok and shown.values == ["x"]
+        cell = asyncio.ensure_future(inject(node, looper, "skynet_cell = true\nwhile true do end",
+                                            session="s"))
         await _until(lambda: node.service(looper).running is not None, what="the cell to run")
         await asyncio.sleep(0.1)
         assert node.interrupt() == [looper]

@@ -29,7 +29,7 @@ class Monitor:
         self.endless_seconds = endless_seconds
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._reported: dict[int, int] = {}  # worker index -> version reported
+        self._reported: dict[int, float] = {}  # worker index -> start of the run reported
         self._killed: set[Service] = set()
         #: Services that were reported; skynet.endless() asks.
         self.endless: set[int] = set()
@@ -51,18 +51,19 @@ class Monitor:
             self._hit_killed()
 
     def _check_workers(self) -> None:
-        now = time.perf_counter()
+        now = time.monotonic()
         for w in self.node.scheduler.workers:
-            svc, version = w.service, w.version
-            if svc is None or self._reported.get(w.index) == version:
+            svc, since, batch = w.service, w.since, w.batch
+            if svc is None or self._reported.get(w.index) == since:
                 continue
-            if now - w.since >= self.endless_seconds:
-                self._reported[w.index] = version
+            if now - since >= self.endless_seconds:
+                self._reported[w.index] = since
                 self.endless.add(svc.handle)
+                source = batch[0] if batch else 0
                 self.node.logger.write(
                     0,
-                    f"A message from [ :{w.source:08x} ] to [ :{svc.handle:08x} ] "
-                    f"maybe in an endless loop (version = {version})",
+                    f"A message from [ :{source:08x} ] to [ :{svc.handle:08x} ] "
+                    f"maybe in an endless loop (version = {svc.run_gen})",
                 )
 
     def _hit_killed(self) -> None:

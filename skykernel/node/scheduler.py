@@ -34,16 +34,16 @@ BATCH = 256
 
 
 class Worker:
-    """What the monitor sees of one worker thread: the service it runs, since when."""
+    """What the monitor sees of one worker thread: the service it runs, since when (on
+    the monotonic clock), and the batch it delivers."""
 
-    __slots__ = ("index", "service", "since", "source", "version", "thread")
+    __slots__ = ("index", "service", "since", "batch", "thread")
 
     def __init__(self, index: int) -> None:
         self.index = index
         self.service: Service | None = None
         self.since = 0.0
-        self.source = 0
-        self.version = 0
+        self.batch: Any = ()
         self.thread: threading.Thread | None = None
 
 
@@ -57,7 +57,6 @@ class Scheduler:
         self.runq: deque[Service] = deque()
         self.workers = [Worker(i) for i in range(max(1, threads))]
         self.epoch = 0
-        self.version = 0
         self._sleeping = 0  # workers waiting for work
         self._busy = 0  # workers delivering a batch
         self._stopping = False
@@ -189,46 +188,56 @@ class Scheduler:
 
     # --- the worker loop ---------------------------------------------------------------
 
-    def _next(self, worker: Worker) -> Service | None:
-        """The next service to run, or None to stop; waits (lock held) while idle."""
-        runq = self.runq
+    def _wait_for_work(self) -> bool:
+        """Nothing runnable (the lock is held): fire due timers, or sleep until work or
+        the next timer; False when the node stops."""
         timer = self.timer
         while not self._stopping:
             if timer.due():
                 self.fire_timers()
-            while runq:
+                if self.runq:
+                    return True
+            if self._busy == 0 and self.on_idle is not None:
+                self.on_idle()
+            self._sleeping += 1
+            self._work.wait(timer.seconds_to_next())
+            self._sleeping -= 1
+            if self.runq:
+                return True
+        return False
+
+    def _work_loop(self, worker: Worker) -> None:
+        """Take a service, deliver a batch, route what it sent, again.
+
+        This is the node's hot path (one pass per batch, so per message when services
+        call each other one by one): it is written flat, with the timer check reduced to
+        one comparison, and whatever is rare (booting, a stop, a kill) kept off it."""
+        lock = self.lock
+        runq = self.runq
+        timer = self.timer
+        clock = time.monotonic
+        route = self.route
+        work = self._work
+        batch_values = BATCH * 4
+        lock.acquire()
+        try:
+            while True:
+                if timer.next_at <= clock():
+                    self.fire_timers()
+                if not runq and not self._wait_for_work():
+                    return
                 svc = runq.popleft()
                 if svc.dead:
                     continue
                 if svc.holding:
                     svc.scheduled = False  # release() puts it back
                     continue
-                return svc
-            if self._busy == 0 and self.on_idle is not None:
-                self.on_idle()
-            self._sleeping += 1
-            self._work.wait(timer.seconds_to_next())
-            self._sleeping -= 1
-        return None
-
-    def _work_loop(self, worker: Worker) -> None:
-        lock = self.lock
-        perf = time.perf_counter
-        lock.acquire()
-        try:
-            while True:
-                svc = self._next(worker)
-                if svc is None:
-                    return
-                if isinstance(svc, LuaService) and not svc.booted:
+                if not svc.booted:
                     self._boot(worker, svc)
                     continue
                 q = svc.queue
                 head = svc.qhead
-                if head >= len(q):
-                    svc.scheduled = False
-                    continue
-                end = head + BATCH * 4
+                end = head + batch_values
                 if end >= len(q):
                     batch = q[head:] if head else q
                     svc.queue = []
@@ -236,48 +245,77 @@ class Scheduler:
                 else:
                     batch = q[head:end]
                     svc.qhead = end
+                if not batch:
+                    svc.scheduled = False
+                    continue
                 svc.messages += len(batch) >> 2
-                self.version += 1
-                worker.version = self.version
-                worker.source = batch[0]
                 svc.running = worker
                 svc.run_gen += 1
-                worker.service = svc
                 self._busy += 1
                 epoch = self.epoch
                 lock.release()
-                start = perf()
+                start = clock()
+                worker.batch = batch
                 worker.since = start
-                crashed = None
+                worker.service = svc
                 try:
                     out = svc.deliver(epoch, *batch)
                 except Exception as e:  # the state failed outside any handler: keep the node
-                    out = 0
-                    crashed = e
-                finally:
-                    svc.cpu += perf() - start
-                    worker.service = None
+                    out = self._salvage(svc, e)
+                worker.service = None
+                svc.cpu += clock() - start
+                if svc.attention:
                     svc.after_run()
-                if crashed is not None:
-                    out = self._salvage(svc, crashed)
                 lock.acquire()
                 self._busy -= 1
                 svc.running = None
                 if out:
-                    self.route(svc.handle, out, 1)
-                if svc.killed_running:
-                    self._fail_unanswered(svc, batch, out)
-                self._requeue(svc)
+                    route(svc.handle, out, 1)
                 if svc.dead:
+                    if svc.killed_running:
+                        self._fail_unanswered(svc, batch, out)
+                    svc.scheduled = False
                     self._reap(svc)
+                elif svc.qhead < len(svc.queue) and not svc.holding:
+                    runq.append(svc)
+                else:
+                    svc.scheduled = False
+                # this worker takes the next service itself: wake another only for a second
+                if self._sleeping and len(runq) > 1:
+                    work.notify()
         finally:
             lock.release()
+
+    def _boot(self, worker: Worker, svc: LuaService) -> None:
+        """Build a new service's state on this worker (the lock is held on entry/exit)."""
+        svc.running = worker
+        worker.service = svc
+        worker.since = time.monotonic()
+        self._busy += 1
+        self.lock.release()
+        try:
+            self.node.boot_service(svc)
+        finally:
+            worker.service = None
+            svc.after_run()
+            self.lock.acquire()
+            self._busy -= 1
+            svc.running = None
+        if svc.dead:
+            svc.scheduled = False
+            self._reap(svc)
+        elif svc.qhead < len(svc.queue) and not svc.holding:
+            self.runq.append(svc)
+        else:
+            svc.scheduled = False
+        self.wake(keep=1)
 
     def _salvage(self, svc: Service, error: BaseException) -> Any:
         """A delivery raised (a killed service raises at every instruction until it gives
         up; a broken state may too): what it sent before that still goes out."""
         if not svc.dead:
             self.node.service_crashed(svc, error)
+        svc.after_run()  # disarmed first: a killed state raises at every instruction
         try:
             return svc.salvage()
         except Exception:  # noqa: BLE001 - a state too broken to hand over its outbox

@@ -45,6 +45,10 @@ class Service:
         self.killed_running = False
         #: (source, session) of requests already failed for it (no caller hears twice).
         self.failed: set[tuple[int, int]] = set()
+        #: The state is ready for messages (a Lua service builds it on its first run).
+        self.booted = True
+        #: after_run has work (an interrupt armed, threads to refresh): off the hot path.
+        self.attention = False
         self.messages = 0
         self.cpu = 0.0
         self.started = time.time()
@@ -141,6 +145,8 @@ class LuaService(Service):
 
     def _thread(self, co: Any) -> None:
         self.threads.add(co)
+        if self.threads.crowded:
+            self.attention = True
 
     def _stop(self) -> tuple[bytes | None, bool]:
         """STOP asks: why stop (None: a stale arm), and stay armed? A killed service
@@ -155,6 +161,7 @@ class LuaService(Service):
         if self.running is None or self.core is None:
             return False
         self.threads.arm(self.run_gen, reason)
+        self.attention = True
         return True
 
     def salvage(self) -> Any:
@@ -162,6 +169,7 @@ class LuaService(Service):
         return take() if take is not None else 0
 
     def after_run(self) -> None:
+        self.attention = False
         if self.threads.crowded and self.core is not None and not self.dead:
             self._refresh_threads()
         self.threads.disarm()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import math
 import time
 
 
@@ -18,6 +19,9 @@ class Timer:
         self.starttime = int(time.time())
         self._heap: list[tuple[int, int, int, int]] = []
         self._seq = 0
+        #: The earliest deadline on the monotonic clock (inf: none), so that a worker
+        #: checks for due timers with one comparison after each batch.
+        self.next_at = math.inf
 
     def now(self) -> int:
         """Ticks (centiseconds) since the node started: skynet.now()."""
@@ -30,6 +34,11 @@ class Timer:
         self._seq += 1
         start = self.now() if now is None else now
         heapq.heappush(self._heap, (start + max(int(ticks), 0), self._seq, handle, session))
+        self._set_next()
+
+    def _set_next(self) -> None:
+        heap = self._heap
+        self.next_at = self._origin + heap[0][0] / 100 if heap else math.inf
 
     def expired(self) -> list[tuple[int, int]]:
         """(handle, session) of every due timeout, in deadline then creation order."""
@@ -41,6 +50,7 @@ class Timer:
         while heap and heap[0][0] <= now:
             _, _, handle, session = heapq.heappop(heap)
             due.append((handle, session))
+        self._set_next()
         return due
 
     def due(self) -> bool:

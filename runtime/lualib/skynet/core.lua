@@ -216,6 +216,12 @@ end
 core.thread_started = thread_started
 thread_started(co_running())
 
+-- Puts STOP back as the running thread's (disarmed) hook, for code that borrowed the hook
+-- for a while: debug.gethook cannot hand back a disarmed hook to restore.
+function core.restore_stop()
+	sethook(STOP, "")
+end
+
 -- Every coroutine registers itself as its first act. The wrappers reach the registry
 -- through `c`, the name skynet.lua gives this table, so inject's _U finds no new names.
 do

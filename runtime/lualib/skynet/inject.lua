@@ -72,8 +72,30 @@ end
 ----- rendering of returned values for a REPL (strings, not live objects): the same
 ----- printer the kernel's inspection uses, loaded only when a chunk returns something
 
+-- Showing a value runs code of the value's own (__tostring, __pairs, __len...), which
+-- may loop or take ages: it gets a budget of instructions, like a cell has the stop
+-- button, and a value it cannot show within it is shown as such.
+local RENDER_BUDGET = 100000000 -- instructions, about a second
+
+local function over_budget()
+	error("showing it took too long", 2)
+end
+
 local function render(v)
-	return require("skykernel.pretty").format(v)
+	local hook, mask, count = debug.gethook()
+	debug.sethook(over_budget, "", RENDER_BUDGET)
+	local ok, text = pcall(require("skykernel.pretty").format, v)
+	if hook then
+		debug.sethook(hook, mask, count)
+	else -- the node's stop hook, disarmed (gethook shows none): it must stay in place
+		require("skynet.core").restore_stop()
+	end
+	if ok then
+		return text
+	end
+	local what = type(v) == "table" and "a table" or type(v)
+	return string_format("<%s that could not be shown: %s>", what,
+		tostring(text):gsub("^[^\n]-:%d+: ", ""):match("[^\n]*"))
 end
 
 local M = { render = render }
