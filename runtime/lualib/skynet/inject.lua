@@ -76,7 +76,7 @@ local function render(v)
 	return require("skykernel.pretty").format(v)
 end
 
-local M = { render = render }
+local M = { render = render, tables = tables }
 
 local sessions = {}
 
