@@ -62,12 +62,12 @@ async def reload(ctx: Context, rest: str, body: str) -> None:
     name = words[0]
     place: Target = ctx.target
     address: int | str | None = place.address
-    if len(words) >= 3 and words[1] == "in":
-        if words[2] == "everywhere":
-            address = None
-        else:
-            place = await ctx.targets.find(words[2], near=ctx.target)
-            address = place.address
+    where = words[2:3] if words[1:2] == ["in"] else words[1:2]
+    if where == ["everywhere"]:
+        address = None
+    elif where:
+        place = await ctx.targets.find(where[0], near=ctx.target)
+        address = place.address
     source = body if body.strip() else None
     try:
         reports = await reload_module(place, address, name, source, dry_run=dry)

@@ -258,7 +258,7 @@ class Target(ABC):
     async def describe(self, word: str) -> str | None:
         """What `word` names where the cells run (value, type, source, upvalues), or None."""
         text = (await self.printed(_describe_chunk(word, self.inline))).rstrip()
-        return None if text.endswith(": nil") else text
+        return None if text.split("\n", 1)[0].endswith(" : nil") else text
 
     def runner(self, address: Address | None = None) -> Any:
         """A views Runner for a service of this node: chunk -> what it printed."""
