@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import write_tree
 from jupyter_client.manager import start_new_kernel
 from remote_node import NodeProcess, RealNodeProcess
-
-from conftest import write_tree
 
 AGENT = '''local skynet = require "skynet"
 require "skynet.manager"

@@ -1,15 +1,31 @@
 """The hot-reload toolkit (docs/reload.md): snax hotfix, module reload, service reload in
 place, data hot update, and the patch log that records them and undoes what it can.
 
-Each mechanism is driven from Python through the node's public API (debug RUN into the
-service, node.call); the Lua halves live in runtime/lualib (snax/hotfix.lua,
-skykernel/reload.lua, skynet/sharedata.lua).
+Each mechanism runs Lua inside the service it changes, in a `Place` (`_lua.py`): the
+in-process node (debug RUN) or a node reached through its debug console (the kernel's
+remote target). The Lua halves live in runtime/lualib (snax/hotfix.lua,
+skykernel/reload.lua, skynet/sharedata.lua). The names below load on first use, so the
+kernel can import the toolkit's small parts without the node (and lupa) at start.
 """
 
-from .module import ModuleReport, reload_module
-from .patchlog import Patch, PatchLog, patchlog
-from .restart import RestartError, restart_service
-from .snax import hotfix
+from __future__ import annotations
 
-__all__ = ["ModuleReport", "Patch", "PatchLog", "RestartError", "hotfix", "patchlog",
-           "reload_module", "restart_service"]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "ModuleReport": "module", "reload_module": "module",
+    "Patch": "patchlog", "PatchLog": "patchlog", "patchlog": "patchlog",
+    "RestartError": "restart", "restart_service": "restart",
+    "hotfix": "snax",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+
+__all__ = sorted(_EXPORTS)
