@@ -243,6 +243,11 @@ def test_completion_and_inspection_see_the_target(client: Client) -> None:
     assert "CMD" in client.complete("_P.lua.CM")
     assert "proto" in client.complete("_U.pro")
     assert client.complete("%disconn") == ["%disconnect"]
+    assert client.complete("%%hotf") == ["%%hotfix"]
+    if client.remote:  # the node's own addresses, from its console's `list`
+        assert "game1::00000008" in client.complete("%use game1::0000000")
+    else:
+        assert client.complete("%kill .agen") == [".agent"]
     found = client.inspect("_P.lua.CMD.hello")
     assert found["found"], found
     assert found["data"]["text/plain"].startswith("_P.lua.CMD.hello : function")
@@ -370,8 +375,11 @@ def test_snax_hotfix_is_checked_applied_logged_and_undone(client: Client) -> Non
     if client.remote:
         assert log.startswith("game1: ") and "no patches yet" in text(client.ok(
             "%patches local"))
-    assert "(hotfix counter in" in text(client.ok("%undo"))
+    number = re.search(r"patch #(\d+):", text(out)).group(1)
+    node = "game1" if client.remote else "local"
+    assert f"undid patch #{number} (hotfix counter in" in text(client.ok(f"%undo {node} {number}"))
     assert result(client.ok('%call .agent lua "count"')) == '"count 13"'  # state kept
+    assert "was undone already" in client.error(f"%undo {number}")["evalue"]
 
 
 def test_module_reload_everywhere_from_a_cell_and_from_disk_with_undo(client: Client) -> None:
