@@ -4,28 +4,27 @@ place, data hot update, and the patch log that records them and undoes what it c
 Each mechanism runs Lua inside the service it changes, in a `Place` (`_lua.py`): the
 in-process node (debug RUN) or a node reached through its debug console (the kernel's
 remote target). The Lua halves live in runtime/lualib (snax/hotfix.lua,
-skykernel/reload.lua, skynet/sharedata.lua). The names below load on first use, so the
-kernel can import the toolkit's small parts without the node (and lupa) at start.
+skykernel/reload.lua, skynet/sharedata.lua).
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
-_EXPORTS = {
-    "ModuleReport": "module", "reload_module": "module",
-    "Patch": "patchlog", "PatchLog": "patchlog", "patchlog": "patchlog",
-    "RestartError": "restart", "restart_service": "restart",
-    "hotfix": "snax",
-}
+from .module import ModuleReport, reload_module
+from .patchlog import Patch, PatchLog, patchlog
+from .snax import hotfix
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    # The service reload works on the node's internals (and so imports lupa): it loads on
+    # first use, so the kernel can import the rest without the node at start.
+    if name in ("RestartError", "restart_service"):
+        from . import restart
+
+        return getattr(restart, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = sorted(_EXPORTS)
+__all__ = ["ModuleReport", "Patch", "PatchLog", "RestartError", "hotfix", "patchlog",
+           "reload_module", "restart_service"]
