@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 from ipykernel.kernelbase import Kernel
 
 from .. import __version__
-from . import completion
 from .history import History
 from .luasyntax import LuaSyntax
 from .output import Output, Reply
@@ -267,10 +266,14 @@ class SkynetKernel(Kernel):
         return reply
 
     async def do_complete(self, code: str, cursor_pos: int) -> dict[str, Any]:
+        from . import completion
+
         return await completion.complete(await self.context(), code, cursor_pos)
 
     async def do_inspect(self, code: str, cursor_pos: int, detail_level: int = 0,
                          omit_sections: Any = ()) -> dict[str, Any]:
+        from . import completion
+
         return await completion.inspect(await self.context(), code, cursor_pos)
 
     async def do_history(self, hist_access_type: str, output: bool, raw: bool,

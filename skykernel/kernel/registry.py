@@ -159,6 +159,3 @@ class Magics:
     async def run_line_magic(self, line: str) -> Reply | None:
         """Run `%line` from Python (a %%python cell), in the current target."""
         return await self.run_line(await self._context(), line)
-
-    async def run_cell_magic(self, line: str, body: str) -> Reply | None:
-        return await self.run_cell(await self._context(), line, body)

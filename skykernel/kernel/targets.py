@@ -10,16 +10,16 @@ for them a bare address is the in-process node's (so `%use .notebook` always com
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from ..remote.session import RemoteError, RemoteNode, Remotes
 from .target import Target, TargetError, Waiter
 from .target_local import InProcessNode, LocalTarget
-from .target_remote import RemoteTarget
 
 if TYPE_CHECKING:
     from ..node.logger import LogLine
     from ..reload.patchlog import PatchLog
+    from ..remote.session import RemoteNode, Remotes
+    from .target_remote import RemoteTarget
 
 LOCAL = "local"
 
@@ -30,7 +30,7 @@ class Targets:
     def __init__(self, on_log: Callable[[LogLine], None], waiter: Waiter, session: str,
                  warn: Callable[[str], None]) -> None:
         self.local = InProcessNode(on_log)
-        self.remotes = Remotes()
+        self._remotes: Remotes | None = None
         self.waiter = waiter
         self.session = session
         self.warn = warn  # a note to the cell (the target died, the node went away)
@@ -38,12 +38,24 @@ class Targets:
         self.logs: dict[str, PatchLog] = {}
         self._current: Target | None = None
 
+    @property
+    def remotes(self) -> Remotes:
+        """The attached nodes. The remote client loads on first need, not at the kernel's
+        start (a fresh kernel answers its first kernel_info sooner)."""
+        if self._remotes is None:
+            from ..remote.session import Remotes
+
+            self._remotes = Remotes()
+        return self._remotes
+
     # --- the current target ---------------------------------------------------------
 
     def local_target(self, handle: int) -> LocalTarget:
         return LocalTarget(self.local, handle, self.waiter, self.session)
 
     def remote_target(self, node: RemoteNode, address: str) -> RemoteTarget:
+        from .target_remote import RemoteTarget
+
         return RemoteTarget(node, address, self.waiter, self.session, self.logs)
 
     def _default(self) -> LocalTarget:
@@ -56,8 +68,8 @@ class Targets:
         detached node's to the in-process node (each with a note)."""
         await self.local.ensure()
         target = self._current
-        if isinstance(target, RemoteTarget):
-            if self.remotes.nodes.get(target.node.name) is target.node:
+        if target is not None and target.node_name != LOCAL:
+            if self.remotes.nodes.get(target.node_name) is getattr(target, "node", None):
                 return target
             self._current = target = None
         if isinstance(target, LocalTarget) and target.host.node is not None:
@@ -75,10 +87,6 @@ class Targets:
     def use(self, target: Target) -> None:
         self._current = target
 
-    @property
-    def is_remote(self) -> bool:
-        return isinstance(self._current, RemoteTarget)
-
     # --- finding services and nodes -------------------------------------------------
 
     async def find(self, text: str, near: Target | None) -> Target:
@@ -91,6 +99,8 @@ class Targets:
         head, colon, rest = text.partition(":")
         if colon and head == LOCAL:
             return await self._local_at(rest)
+        from ..remote.session import RemoteError
+
         try:
             where = self.remotes.split(text)
         except RemoteError as e:
@@ -121,11 +131,13 @@ class Targets:
                 return near
             await self.local.ensure()
             return self._default_or_any()
+        from ..remote.session import RemoteError
+
         try:
             node = self.remotes.get(name)
         except RemoteError as e:
             raise TargetError(str(e)) from None
-        if isinstance(near, RemoteTarget) and near.node is node:
+        if getattr(near, "node", None) is node:
             return near
         return self.remote_target(node, ".launcher")
 
@@ -136,11 +148,13 @@ class Targets:
 
     async def disconnect(self, name: str) -> bool:
         """Detach a node; True when cells ran there (they now run in the local node)."""
+        from ..remote.session import RemoteError
+
         try:
             node = self.remotes.get(name)
         except RemoteError as e:
             raise TargetError(str(e)) from None
-        was_current = isinstance(self._current, RemoteTarget) and self._current.node is node
+        was_current = getattr(self._current, "node", None) is node
         await self.remotes.disconnect(name)
         if was_current:
             self._current = None
@@ -153,8 +167,6 @@ class Targets:
         return self._current
 
     async def shutdown(self) -> None:
-        await self.remotes.close_all()
+        if self._remotes is not None:
+            await self._remotes.close_all()
         await self.local.shutdown()
-
-    def describe(self) -> Any:
-        return self._current
