@@ -105,14 +105,15 @@ def _retrieve(run: asyncio.Future[Any]) -> None:
         run.exception()
 
 
-#: Chunks that walk the session environment for completion and inspection.
 def _complete_chunk(word: str, inline: bool) -> str:
+    """Names completing word, walked where they live: the session's and the service's."""
     head = preload(["skykernel.complete"]) if inline else ""
     return (f"{head}local names, offset = {lua_require('skykernel.complete', inline=inline)}"
             f".names(_ENV, {lua_string(word)})\nprint(offset) print(names)")
 
 
 def _describe_chunk(word: str, inline: bool) -> str:
+    """What word names in the session: value, type, source, upvalues."""
     head = preload(["skykernel.complete"]) if inline else ""
     return (f"{head}print({lua_require('skykernel.complete', inline=inline)}"
             f".describe(_ENV, {lua_string(word)}))")
