@@ -1,7 +1,8 @@
-"""A `skykernel run` node in its own process with a debug console: what remote tests attach to.
+"""A node in its own process with a debug console: what remote tests attach to.
 
-The node is a separate OS process reached only over TCP, as a real skynet node would be.
-Its log (stdout) is read by a thread, so tests can wait for a line without timing guesses.
+`NodeProcess` runs `skykernel run`, `RealNodeProcess` real skynet (tests/realskynet.py) on
+the same kind of tree. Each is a separate OS process reached only over TCP. Its log
+(stdout) is read by a thread, so tests can wait for a line without timing guesses.
 """
 
 from __future__ import annotations
@@ -55,15 +56,18 @@ def write_node_tree(root: Path) -> Path:
 class NodeProcess:
     """`python -m skykernel run config` in root; port 0 picks a free console port."""
 
-    def __init__(self, root: Path, port: int = 0) -> None:
+    def __init__(self, root: Path, port: int = 0, config: str = "config") -> None:
         import lupa
 
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(Path(lupa.__file__).parent.parent)])
         env["CONSOLE_PORT"] = str(port)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-u", "-S", "-m", "skykernel", "run", "config"], cwd=root,
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self._start(subprocess.Popen(
+            [sys.executable, "-u", "-S", "-m", "skykernel", "run", config], cwd=root,
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+
+    def _start(self, proc: subprocess.Popen[str]) -> None:
+        self.proc = proc
         self.lines: list[str] = []
         self._queue: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
@@ -93,3 +97,18 @@ class NodeProcess:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(30)
+
+
+class RealNodeProcess(NodeProcess):
+    """Real skynet (`build`: master or 1.8) on a config in root, with the same interface.
+    Its config's own debug_console must listen on port 0 (a free port) and log it."""
+
+    def __init__(self, root: Path, build: str, config: str = "config") -> None:
+        import realskynet
+
+        self._start(realskynet.start(root / config, build, cwd=root))
+
+    def kill(self) -> None:
+        import realskynet
+
+        realskynet.stop(self.proc)

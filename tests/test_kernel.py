@@ -222,11 +222,14 @@ def test_console_magic_answers_like_the_debug_console(kernel):
     reply, out = run(kernel, "%console list")
     assert reply["status"] == "ok", reply
     lines = text(out).splitlines()
-    # services the launcher started, as skynet's `list` shows them
-    assert any(line.startswith(":00000004\tsnlua cdummy") for line in lines)
-    assert lines[-1] == "<CMD OK>"
+    # services the launcher started, as skynet's `list` shows them: a table, as for a
+    # remote node's console
+    assert lines[0].split() == ["address", "service"]
+    assert any(line.split() == [":00000004", "snlua", "cdummy"] for line in lines)
     reply, out = run(kernel, "%console nosuchcommand")
-    assert "Invalid command, type help for command list" in text(out)
+    assert reply["status"] == "error" and reply["ename"] == "ConsoleError"
+    assert reply["evalue"] == "Invalid command, type help for command list"
+    assert "Invalid command, type help for command list" in text(out, "stderr")
 
 
 def test_a_magic_that_fails_unexpectedly_still_answers(kernel):

@@ -1,9 +1,11 @@
-"""The `skynet` Jupyter kernel: a thin ipykernel wrapper around one node.
+"""The `skynet` Jupyter kernel: ipykernel's `do_*` methods over a target.
 
-The kernel is just another client of the node, like the debug console: a cell becomes a
-debug RUN message to the target service, and the reply becomes stream, result or error
-messages. The node runs on the kernel's own asyncio loop, so timers fire between cells
-and widget comms are served while a cell waits for a reply.
+The kernel is a thin shell, as ipykernel's own are: a cell is cut into Lua parts and
+magics (`split_cell`); a Lua part runs in the target (`target.py`: the in-process node's
+service or a remote node's), a magic is found in this kernel's registry (`registry.py`)
+and given the target; `output.py` turns what came back into Jupyter messages. The
+in-process node runs on the kernel's own asyncio loop, so timers fire between cells and
+widget comms are served while a cell waits for a reply.
 """
 
 from __future__ import annotations
@@ -18,43 +20,16 @@ from typing import TYPE_CHECKING, Any
 from ipykernel.kernelbase import Kernel
 
 from .. import __version__
-from ..node.handle import format_address, parse_address
-from ..node.inject import inject
-from .luasyntax import LuaSyntax, clean_traceback
-from .magics import MAGICS, MagicError, Magics
+from .history import History
+from .luasyntax import LuaSyntax
+from .output import Output, Reply
+from .registry import Context, Magics
+from .target import Waiter
+from .targets import Targets
 
 if TYPE_CHECKING:
     from ..node.logger import LogLine
     from ..node.node import Node
-
-#: The feature areas' magic groups, in lookup order (module, class). They are imported
-#: when the first request that can use them arrives, not at start: a fresh kernel then
-#: answers its first kernel_info as fast as ipykernel's own.
-MAGIC_GROUPS = (
-    ("skykernel.kernel.magics_remote", "RemoteMagics"),
-    ("skykernel.kernel.magics_views", "ViewMagics"),
-    ("skykernel.kernel.magics_reload", "ReloadMagics"),
-)
-
-#: Output beyond this is cut, so a runaway print cannot flood the browser.
-MAX_OUTPUT = 1_000_000
-DEFAULT_TARGET = "notebook"
-
-
-def notebook_config(path: str | None = None):
-    """The in-process node's config: the notebook's `service/` and `lualib/` first."""
-    # The node (and lupa) load when the node boots, after the first kernel_info reply.
-    from ..node.config import default_config, load_config
-
-    if path:
-        return load_config(path)
-    return default_config(
-        start=DEFAULT_TARGET,
-        harbor="0",
-        luaservice="./service/?.lua;./service/?/init.lua",
-        lua_path="./lualib/?.lua;./lualib/?/init.lua;./?.lua",
-        snax="./service/?.lua",
-    )
 
 
 class SkynetKernel(Kernel):
@@ -77,25 +52,44 @@ class SkynetKernel(Kernel):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._setup_comms()
-        self.node: Node | None = None
-        self.target: int | None = None
-        self.default_target: int | None = None
+        self.session_key = f"kernel-{os.getpid()}"
+        self.waiter = Waiter()
+        self.out = Output(self)
+        self.targets = Targets(self._on_log, self.waiter, self.session_key, self.out.warn)
+        self.magics = Magics(self.context)
+        self.history = History()
+        self.out.on_result = self.history.record_output
+        self.python_ns: dict[str, Any] = {"asyncio": asyncio, "kernel": self}
+        self.payload: list[dict[str, Any]] = []
         self._syntax: LuaSyntax | None = None
-        self.remote: Any = None  # set by RemoteMagics: remote nodes and a remote target
-        self.magics = Magics(self)
-        self._groups_loaded = False
-        # Told around every part of every cell: objects with `async before(handle)` and
-        # `async after(handle, token)`; handle is None around a magic. The patch log uses
-        # this to notice handler swaps and code-cache clears a cell makes.
-        self.cell_observers: list[Any] = []
-        self._boot_lock: asyncio.Lock | None = None
         self._cell_parent: Any = None
         self._last_parent: Any = None
         self._cell_running = False
-        self.interrupted = False
-        self.cell_waiter: asyncio.Future[Any] | None = None
         self._main_thread = threading.get_ident()
-        self.session_key = f"kernel-{os.getpid()}"
+
+    # What the stop button (`_on_sigint`) reaches: the in-process node, the wait of the
+    # cell, and the flag a cell's tracking reads.
+
+    @property
+    def node(self) -> Node | None:
+        return self.targets.local.node
+
+    @property
+    def cell_waiter(self) -> asyncio.Future[Any] | None:
+        return self.waiter.current
+
+    @property
+    def interrupted(self) -> bool:
+        return self.waiter.interrupted
+
+    @interrupted.setter
+    def interrupted(self, value: bool) -> None:
+        self.waiter.interrupted = value
+
+    async def context(self) -> Context:
+        """What a magic gets: the current target (the node boots on first need)."""
+        target = await self.targets.current()
+        return Context(target, self.targets, self.out, self.magics, self.python_ns)
 
     @property
     def kernel_info(self) -> dict[str, Any]:
@@ -119,26 +113,17 @@ class SkynetKernel(Kernel):
             self._syntax = LuaSyntax()
         return self._syntax
 
-    def load_magic_groups(self) -> None:
-        if self._groups_loaded:
-            return
-        self._groups_loaded = True
-        import importlib
-
-        for module, name in MAGIC_GROUPS:
-            self.magics.add(getattr(importlib.import_module(module), name)(self))
-
     async def kernel_info_request(self, stream: Any, ident: Any, parent: Any) -> None:
-        """Answer first, then get ready: boot the node and load the magic groups right
-        after the first kernel_info, so the first cell finds them ready."""
+        """Answer first, then get ready: boot the node and load the magics right after
+        the first kernel_info, so the first cell finds them ready."""
         await super().kernel_info_request(stream, ident, parent)
-        if self.node is None and not self._groups_loaded:
+        if self.node is None and not self.magics.loaded:
             # later, not at once: the reply is only flushed to its socket by the loop
             self.io_loop.call_later(0.1, self._get_ready)
 
     async def _get_ready(self) -> None:
-        self.load_magic_groups()
-        await self.ensure_node()
+        self.magics.load()
+        await self.targets.local.ensure()
 
     # --- widgets in a wrapper kernel ---------------------------------------------------
 
@@ -166,102 +151,10 @@ class SkynetKernel(Kernel):
             self.register_widget_targets()
         return self.comm_manager.comm_open(stream, ident, msg)
 
-    def display(self, obj: Any) -> None:
-        """Publish a widget or any object with a mimebundle into the current cell."""
-        if type(obj).__module__.startswith(("ipywidgets", "skykernel.views")):
-            self.register_widget_targets()
-        if hasattr(obj, "_repr_mimebundle_"):
-            data = obj._repr_mimebundle_()
-            if isinstance(data, tuple):
-                data = data[0]
-        else:
-            data = {"text/plain": str(obj)}
-        self.send_response(self.iopub_socket, "display_data", {"data": data, "metadata": {}})
-
-    # --- the node ----------------------------------------------------------------------
-
-    async def ensure_node(self) -> Node:
-        if self._boot_lock is None:
-            self._boot_lock = asyncio.Lock()
-        async with self._boot_lock:
-            if self.node is None or self.node.aborted:
-                await self.boot(None)
-        assert self.node is not None
-        return self.node
-
-    async def boot(self, config_path: str | None) -> Node:
-        """(Re)boot the node. The new config is read and checked first: a config that
-        cannot boot raises MagicError and leaves the running node as it was."""
-        from ..node.config import ConfigError
-        from ..node.logger import Logger
-        from ..node.node import Node, check_bootable
-
-        try:
-            config = notebook_config(config_path)
-            check_bootable(config)
-        except ConfigError as e:
-            kept = " (the running node is untouched)" if self.node is not None else ""
-            raise MagicError(f"cannot boot from {config_path}: {e}{kept}") from None
-        if self.node is not None:
-            await self.node.shutdown()
-        logger = Logger()
-        logger.sinks.append(self._on_log)
-        node = Node(config, logger=logger)
-        self.node = node
-        await node.start()
-        start = node.config.start
-        handle = node.handles.resolve(f".{start}") if start else None
-        if handle is None and start:
-            found = [s.handle for s in node.services() if s.name == start]
-            handle = found[0] if found else None
-        if handle is None:
-            handle = next((s.handle for s in reversed(node.services()) if s.kind == "snlua"), None)
-        self.default_target = handle
-        self.target = handle
-        return node
-
-    def resolve(self, text: str) -> int:
-        """An address from `:0000000b`, `.name` or bare hex; unknown ones list the services."""
-        assert self.node is not None
-        address = parse_address(text)
-        handle = self.node.handles.resolve(address)
-        if handle is None:
-            listing = ", ".join(
-                f"{s.address} {s.name}" for s in self.node.services() if s.kind == "snlua"
-            )
-            raise MagicError(f"no service at {text}; services: {listing}")
-        return handle
-
-    def current_target(self) -> int:
-        """The target, falling back to the default service if the target died."""
-        assert self.node is not None
-        if self.target is not None and self.node.handles.resolve(self.target) is not None:
-            return self.target
-        old = self.target
-        if self.default_target is not None and self.node.handles.resolve(self.default_target):
-            self.target = self.default_target
-            if old is not None and old != self.target:
-                self.stream(
-                    "stderr",
-                    f"target {format_address(old)} is gone; cells now run in the default "
-                    f"service {format_address(self.target)}\n",
-                )
-            return self.target
-        raise MagicError("no target service is alive; use %newservice and %use, or %boot")
-
     # --- output ------------------------------------------------------------------------
 
     def stream(self, name: str, text: str, parent: Any = None) -> None:
-        if not text:
-            return
-        if len(text) > MAX_OUTPUT:
-            cut = len(text) - MAX_OUTPUT
-            text = text[:MAX_OUTPUT] + f"\n... (output truncated: {cut} more characters)\n"
-        if parent is not None:
-            self.session.send(self.iopub_socket, "stream", {"name": name, "text": text},
-                              parent=parent, ident=self._topic("stream"))
-        else:
-            self.send_response(self.iopub_socket, "stream", {"name": name, "text": text})
+        self.out.stream(name, text, parent)
 
     def _on_log(self, line: LogLine) -> None:
         """Log lines go to the running cell, else to the last cell's output (a live log)."""
@@ -281,25 +174,6 @@ class SkynetKernel(Kernel):
             return asyncio.get_running_loop()
         except RuntimeError:
             return getattr(self, "_saved_loop", None)
-
-    def clear_output(self, wait: bool = False) -> None:
-        self.send_response(self.iopub_socket, "clear_output", {"wait": wait})
-
-    def result(self, text: str) -> None:
-        if len(text) > MAX_OUTPUT:
-            cut = len(text) - MAX_OUTPUT
-            text = text[:MAX_OUTPUT] + f"\n... (truncated: {cut} more characters)"
-        self.magics.record_output(text)
-        self.send_response(self.iopub_socket, "execute_result", {
-            "execution_count": self.execution_count,
-            "data": {"text/plain": text},
-            "metadata": {},
-        })
-
-    def error_reply(self, ename: str, evalue: str, traceback: list[str]) -> dict[str, Any]:
-        content = {"ename": ename, "evalue": evalue, "traceback": traceback}
-        self.send_response(self.iopub_socket, "error", content)
-        return {"status": "error", "execution_count": self.execution_count, **content}
 
     # --- shell messages ----------------------------------------------------------------
 
@@ -352,86 +226,37 @@ class SkynetKernel(Kernel):
                          user_expressions: Any = None, allow_stdin: bool = False, *,
                          cell_meta: Any = None, cell_id: Any = None) -> dict[str, Any]:
         self._saved_loop = asyncio.get_running_loop()
-        self.load_magic_groups()
-        await self.ensure_node()
+        self.magics.load()
         self._cell_parent = self.get_parent()
         self._last_parent = self._cell_parent
         if store_history:
-            self.magics.record(self.execution_count, code)
+            self.history.record(self.execution_count, code)
         self._cell_running = True
         self.interrupted = False
-        self.payload: list[dict[str, Any]] = []
+        self.payload = []
         try:
             for kind, body, arg in split_cell(code):
-                if kind == "lua":
-                    reply = await self.run_lua(body)
-                elif kind == "cell":
-                    reply = await self._observed(None, self.magics.run_cell_magic(arg, body))
-                else:
-                    reply = await self._observed(None, self.magics.run_line_magic(body))
+                reply = await self._run_part(kind, body, arg)
                 if reply is not None:
                     return reply
-        except MagicError as e:
-            return self.error_reply("MagicError", str(e), [f"MagicError: {e}"])
-        except Exception as e:  # noqa: BLE001 - a cell must always get a reply
-            import traceback
-
-            return self.error_reply(type(e).__name__, str(e), traceback.format_exception(e))
         finally:
             self._cell_running = False
         return {"status": "ok", "execution_count": self.execution_count,
                 "payload": self.payload, "user_expressions": {}}
 
-    async def run_lua(self, source: str, address: int | None = None) -> dict[str, Any] | None:
-        """Inject `source` into the target; None on success, an error reply otherwise."""
-        if address is None and self.remote is not None and self.remote.has_target:
-            return await self.remote.run(source)  # the target is on a remote node
-        node = self.node
-        assert node is not None
-        handle = address if address is not None else self.current_target()
-        return await self._observed(handle, self._inject_cell(node, handle, source))
-
-    async def _observed(self, handle: int | None, work: Any) -> Any:
-        tokens = [(obs, await obs.before(handle)) for obs in self.cell_observers]
+    async def _run_part(self, kind: str, body: str, arg: str) -> Reply | None:
+        """One part of a cell: Lua for the target, or a magic; None when it went well."""
         try:
-            return await work
+            ctx = await self.context()
+            if kind == "lua":
+                return self.out.lua(await ctx.target.run_cell(body))
+            if kind == "cell":
+                return await self.magics.run_cell(ctx, arg, body)
+            return await self.magics.run_line(ctx, body)
+        except Exception as e:  # noqa: BLE001 - a cell must always get a reply
+            return self.out.failure(e, magic=kind != "lua", log=self.log)
         finally:
-            for obs, token in tokens:
-                await obs.after(handle, token)
-
-    async def _inject_cell(self, node: Node, handle: int, source: str) -> dict[str, Any] | None:
-        source = self.syntax.as_expression(source)
-        run = asyncio.ensure_future(
-            inject(node, handle, source, session=self.session_key, returns=True)
-        )
-        # An interrupt cancels the wait, not the RUN: it has been sent, and what it set off
-        # may still run (its answer is dropped when it comes).
-        run.add_done_callback(_retrieve)
-        self.cell_waiter = asyncio.ensure_future(asyncio.shield(run))
-        try:
-            result = await self.cell_waiter
-        except asyncio.CancelledError:
-            return self.error_reply("KeyboardInterrupt", "interrupted",
-                                    ["KeyboardInterrupt: the cell was interrupted"])
-        except Exception as e:  # noqa: BLE001 - a dead target, a refused call...
-            if self.interrupted:
-                return self.error_reply("KeyboardInterrupt", "interrupted",
-                                        ["KeyboardInterrupt: the cell was interrupted"])
-            return self.error_reply(type(e).__name__, str(e), [f"{type(e).__name__}: {e}"])
-        finally:
-            self.cell_waiter = None
-        output = result.output
-        if output and not output.endswith("\n"):
-            output += "\n"  # RUN joins printed lines; a stream wants each line ended
-        self.stream("stdout", output)
-        if not result.ok:
-            message = result.error or "error"
-            lines = clean_traceback(message)
-            ename = "KeyboardInterrupt" if "interrupted" in message.split("\n")[0] else "LuaError"
-            return self.error_reply(ename, lines[0] if lines else message, lines)
-        if result.values:
-            self.result("\t".join(result.values))
-        return None
+            self.targets.local.note_changes()
 
     async def do_is_complete(self, code: str) -> dict[str, Any]:
         status = self.syntax.is_complete(code)
@@ -441,20 +266,22 @@ class SkynetKernel(Kernel):
         return reply
 
     async def do_complete(self, code: str, cursor_pos: int) -> dict[str, Any]:
-        self.load_magic_groups()
-        return await self.magics.complete(code, cursor_pos)
+        from . import completion
+
+        return await completion.complete(await self.context(), code, cursor_pos)
 
     async def do_inspect(self, code: str, cursor_pos: int, detail_level: int = 0,
                          omit_sections: Any = ()) -> dict[str, Any]:
-        self.load_magic_groups()
-        return await self.magics.inspect(code, cursor_pos)
+        from . import completion
+
+        return await completion.inspect(await self.context(), code, cursor_pos)
 
     async def do_history(self, hist_access_type: str, output: bool, raw: bool,
                          session: Any = None, start: Any = None, stop: Any = None,
                          n: Any = None, pattern: Any = None, unique: bool = False
                          ) -> dict[str, Any]:
-        history = self.magics.history(hist_access_type, output, n, pattern, session, start,
-                                      stop, unique)
+        history = self.history.query(hist_access_type, output, n, pattern, session, start,
+                                     stop, unique)
         return {"status": "ok", "history": history}
 
     async def do_debug_request(self, msg: dict[str, Any]) -> dict[str, Any]:
@@ -473,11 +300,7 @@ class SkynetKernel(Kernel):
         wait = 3.0
 
         async def close() -> None:
-            if self.remote is not None:
-                await self.remote.shutdown()
-            node, self.node = self.node, None
-            if node is not None:
-                await node.shutdown()
+            await self.targets.shutdown()
 
         main = getattr(self.io_loop, "asyncio_loop", None)
         try:
@@ -507,12 +330,6 @@ class SkynetKernel(Kernel):
         deadline = time.monotonic() + limit
         while control.locked() and time.monotonic() < deadline:
             time.sleep(0.005)
-
-
-def _retrieve(run: asyncio.Future[Any]) -> None:
-    """Nobody may be waiting for a RUN's answer any more (an interrupted cell)."""
-    if not run.cancelled():
-        run.exception()
 
 
 def _is_comm_message(session: Any, msg: Any) -> bool:
@@ -549,4 +366,4 @@ def split_cell(code: str) -> list[tuple[str, str, str]]:
     return parts
 
 
-__all__ = ["MAGICS", "SkynetKernel", "split_cell"]
+__all__ = ["SkynetKernel", "split_cell"]

@@ -1,173 +1,256 @@
-"""Magics that show views: %upvalues, %protocols, %codecache (a widget) and %services
-(a widget whose text/plain is the classic table). The data comes from Lua introspection
-injected into the target (skykernel.views.probe) or from the node's own records."""
+"""Magics that show views: %upvalues, %protocols, %services, %codecache, %probe.
+
+The data comes from Lua introspection run in the target through its views Runner
+(skykernel.views.probe), the same for the in-process node and a remote one; only what
+the in-process node alone keeps (code-cache generations, live rows) uses it directly.
+"""
 
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..node.handle import format_address
-from ..views.probe import ProbeError, node_runner, probe
-from .magics import MagicError, Magics, service_rows
+from ..luatext import lua_string
+from ..remote import parse
+from ..views.probe import ProbeError, probe
+from .registry import Context, MagicError, line_magic
+from .target import Target, TargetError
+from .target_remote import CODECACHE_NOTE
 
 if TYPE_CHECKING:
     from ..views.tree import TreeMemory, UpvalueExplorer
-    from .kernel import SkynetKernel
 
 
-class ViewMagics:
-    HELP = {
-        "upvalues": "%upvalues [ADDR] [EXPR] [-d N]  explore upvalues (default _U and _P), lazily",
-        "protocols": "%protocols [ADDR]          protocol dispatch chains down to each handler",
-        "codecache": "%codecache [mode X|clear|purge]  generations view (subcommands: text)",
-        "services": "%services                  live services table (use / explore buttons)",
-    }
+@dataclass
+class ViewState:
+    """What the views of one kernel remember between cells."""
 
-    def __init__(self, kernel: SkynetKernel) -> None:
-        self.kernel = kernel
-        self.memories: dict[tuple[int, str], TreeMemory] = {}
-        self.cache_history: list[tuple[str, int]] = []
+    #: per (node, service, root): what the last explorer saw, to mark changes
+    memories: dict[tuple[str, str, str], TreeMemory] = field(default_factory=dict)
+    #: the code cache's size at each generation / purge, for the timeline
+    cache_history: list[tuple[str, int]] = field(default_factory=list)
 
-    @property
-    def node(self) -> Any:
-        return self.kernel.node
 
-    def _print(self, text: str) -> None:
-        self.kernel.stream("stdout", text if text.endswith("\n") else text + "\n")
-
-    def _target(self, rest: str) -> tuple[int, str]:
-        """An optional leading address, then the rest."""
-        first, _, tail = rest.strip().partition(" ")
-        if first and (first[0] in ":." or re.fullmatch(r"[0-9a-fA-F]+", first)):
-            try:
-                return self.kernel.resolve(first), tail.strip()
-            except MagicError:
-                if first[0] in ":.":
-                    raise
-        return self.kernel.current_target(), rest.strip()
-
-    # --- %upvalues -------------------------------------------------------------------
-
-    def explorer(self, handle: int, expr: str = "") -> UpvalueExplorer:
-        # Widget modules load on first use: importing ipywidgets costs a fresh kernel
-        # about 150 ms before its first reply.
-        from ..views.tree import TreeMemory, UpvalueExplorer
-
-        run = node_runner(self.node, handle, session=self.kernel.session_key)
-
-        async def fetch(path: tuple[str, ...], offset: int, limit: int) -> dict[str, Any]:
-            return await probe(run, "upvalues", root=expr or None, path=list(path),
-                               offset=offset, limit=limit, label=expr)
-
-        memory = self.memories.setdefault((handle, expr), TreeMemory())
-        title = f"{format_address(handle)} {expr or '_U, _P'}"
-        return UpvalueExplorer(fetch, title=title, memory=memory)
-
-    async def line_upvalues(self, rest: str) -> None:
-        depth = 1
-        m = re.search(r"(?:^|\s)-d\s*(\d+)\s*$", rest)
-        if m:
-            depth = min(int(m.group(1)), 4)
-            rest = rest[: m.start()]
-        handle, expr = self._target(rest)
-        view = self.explorer(handle, expr)
+async def _service_and_rest(ctx: Context, rest: str) -> tuple[Target, str]:
+    """An optional leading address (bare or NODE:ADDR), then the rest."""
+    first, _, tail = rest.strip().partition(" ")
+    looks_like_address = first and (
+        first[0] in ":." or re.fullmatch(r"[0-9a-fA-F]+", first)
+        or re.fullmatch(r"[\w-]+:\S+", first))
+    if looks_like_address:
         try:
-            await view.populate(depth)
-        except ProbeError as e:
-            raise MagicError(f"%upvalues: {e}") from None
-        self.kernel.display(view)
+            return await ctx.targets.find(first, near=ctx.target), tail.strip()
+        except TargetError:
+            if first[0] in ":." or ":" in first:
+                raise
+    return ctx.target, rest.strip()
 
-    # --- %protocols ------------------------------------------------------------------
 
-    async def line_protocols(self, rest: str) -> None:
-        handle, _ = self._target(rest)
-        run = node_runner(self.node, handle, session=self.kernel.session_key)
+# --- %upvalues ---------------------------------------------------------------------------
 
-        async def fetch() -> tuple[dict[str, Any], dict[str, int]]:
-            data = await probe(run, "protocols")
-            svc = self.node.handles.services.get(handle)
-            chunks = getattr(svc, "chunks", {}) if svc is not None else {}
-            return data, {f: c.generation for f, c in chunks.items()}
 
-        from ..views.chain import ProtocolChainView
+def explorer(ctx: Context, target: Target, expr: str = "") -> UpvalueExplorer:
+    # Widget modules load on first use: importing ipywidgets costs a fresh kernel
+    # about 150 ms before its first reply.
+    from ..views.tree import TreeMemory, UpvalueExplorer
 
-        view = ProtocolChainView(fetch, title=format_address(handle))
-        try:
-            await view.refresh()
-        except ProbeError as e:
-            raise MagicError(f"%protocols: {e}") from None
-        self.kernel.display(view)
+    run = target.runner(target.address)
 
-    # --- %codecache ------------------------------------------------------------------
+    async def fetch(path: tuple[str, ...], offset: int, limit: int) -> dict[str, Any]:
+        return await probe(run, "upvalues", inline=target.inline, root=expr or None,
+                           path=list(path), offset=offset, limit=limit, label=expr)
 
-    def _sample(self, label: str | None = None) -> None:
-        cache = self.node.codecache
-        total = sum(g.bytes for g in cache.generations.values())
-        label = label or f"g{cache.generation}"
-        if not self.cache_history or self.cache_history[-1] != (label, total):
-            self.cache_history.append((label, total))
+    key = (target.node_name, target.label(), expr)
+    memory = ctx.state(ViewState).memories.setdefault(key, TreeMemory())
+    return UpvalueExplorer(fetch, title=f"{target.label()} {expr or '_U, _P'}", memory=memory)
 
-    def _snapshot(self) -> dict[str, Any]:
-        from ..node.generations import list_generations
 
-        self._sample()
-        gens = [{"generation": g.number, "current": g.current, "bytes": g.bytes,
-                 "files": [{"filename": f.filename, "bytes": f.bytes} for f in g.files],
-                 "services": [format_address(h) for h in g.services]}
-                for g in list_generations(self.node)]
-        return {"generations": gens, "history": list(self.cache_history)}
+@line_magic
+async def upvalues(ctx: Context, rest: str) -> None:
+    """%upvalues [ADDR] [EXPR] [-d N]  explore upvalues (default _U and _P), lazily
 
-    def _purge(self) -> str:
-        from ..node.generations import purge
+    EXPR is Lua evaluated in the service (the session's globals too); -d opens N levels."""
+    depth = 1
+    m = re.search(r"(?:^|\s)-d\s*(\d+)\s*$", rest)
+    if m:
+        depth = min(int(m.group(1)), 4)
+        rest = rest[: m.start()]
+    target, expr = await _service_and_rest(ctx, rest)
+    view = explorer(ctx, target, expr)
+    try:
+        await view.populate(depth)
+    except (ProbeError, TargetError) as e:
+        raise MagicError(f"%upvalues {target.label()}: {e}") from None
+    ctx.out.display(view)
 
-        r = purge(self.node)
-        self._sample("purge")
-        if r.freed:
-            text = (f"purged generation{'s' if len(r.freed) > 1 else ''} "
-                    f"{', '.join(map(str, r.freed))}: {r.freed_bytes} bytes freed")
-        else:
-            text = "nothing to purge: 0 bytes freed"
-        if r.pinned:
-            kept = "; ".join(f"{g} (pinned by {' '.join(format_address(h) for h in hs)})"
-                             for g, hs in sorted(r.pinned.items()))
-            text += f"; kept {kept}"
-        return text
 
-    def _clear(self) -> str:
-        number = self.node.codecache.clear()
-        self._sample(f"clear g{number}")
-        return f"code cache cleared: generation {number} starts"
+# --- %protocols --------------------------------------------------------------------------
 
-    async def line_codecache(self, rest: str) -> None:
-        words = rest.split()
-        if words[:1] == ["purge"]:
-            self._print(self._purge())
-        elif words[:1] == ["clear"]:
-            self._print(self._clear())
-        elif words:
-            return await Magics.line_codecache(self.kernel.magics, rest)
-        else:
-            from ..views.codecache import GenerationsView
 
-            self.kernel.display(GenerationsView(self._snapshot, self._purge, self._clear))
+@line_magic
+async def protocols(ctx: Context, rest: str) -> None:
+    """%protocols [ADDR]          protocol dispatch chains down to each handler
 
-    # --- %services -------------------------------------------------------------------
+    A real node keeps no code-cache generations: its handlers carry no generation."""
+    target, _ = await _service_and_rest(ctx, rest)
+    run = target.runner(target.address)
 
-    def _rows(self) -> list[tuple[Any, ...]]:
-        return service_rows(self.node)
+    async def fetch() -> tuple[dict[str, Any], dict[str, int]]:
+        data = await probe(run, "protocols", inline=target.inline)
+        node = target.node_here
+        svc = node.handles.services.get(target.address) if node is not None else None
+        chunks = getattr(svc, "chunks", {}) if svc is not None else {}
+        return data, {f: c.generation for f, c in chunks.items()}
 
-    def _use(self, handle: int) -> str:
-        self.kernel.target = handle
-        svc = self.node.handles.services[handle]
-        return f"cells now run in {format_address(handle)} ({svc.name})"
+    from ..views.chain import ProtocolChainView
 
-    async def _explore(self, handle: int) -> UpvalueExplorer:
-        view = self.explorer(handle)
+    view = ProtocolChainView(fetch, title=target.label())
+    try:
+        await view.refresh()
+    except (ProbeError, TargetError) as e:
+        raise MagicError(f"%protocols {target.label()}: {e}") from None
+    ctx.out.display(view)
+
+
+@line_magic
+async def probe_(ctx: Context, rest: str) -> None:
+    """%probe upvalues|protocols [ADDR]  the raw data of an introspection, as JSON"""
+    words = rest.split()
+    if not words:
+        raise probe_.magic.usage_error()
+    kind = words[0]
+    target = await ctx.targets.find(words[1], near=ctx.target) if len(words) > 1 else ctx.target
+    if kind == "codecache" and target.node_here is None:
+        ctx.out.print(f"{target.node_name}: "
+                      + CODECACHE_NOTE.replace("NODE", target.node_name))
+        return
+    try:
+        data = await probe(target.runner(target.address), kind, inline=target.inline)
+    except ValueError as e:
+        raise MagicError(str(e)) from None
+    ctx.out.data({"application/json": data,
+                  "text/plain": json.dumps(data, indent=1, sort_keys=True)})
+
+
+# --- %services ---------------------------------------------------------------------------
+
+
+@line_magic
+async def services(ctx: Context, rest: str) -> None:
+    """%services [NODE]           the services of the target's node (or NODE)
+
+    The in-process node's is a live table (use / explore buttons); a remote node's joins
+    its console's `list`, `mem` and `stat`."""
+    target = await ctx.targets.node(rest, ctx.target)
+    node = target.node_here
+    if node is None:
+        table = await target.services()
+        remote = getattr(target, "node", None)
+        where = f"{target.node_name} ({remote.address})" if remote is not None else ""
+        ctx.out.print(f"{where}\n" + parse.format_table(table.header, table.rows))
+        for note in table.notes:  # streams of their own: the table's may be cut for length
+            ctx.out.print(note)
+        return
+    from ..views.services import ServicesView
+    from .target_local import service_rows
+
+    def use(handle: int) -> str:
+        chosen = ctx.targets.local_target(handle)
+        ctx.targets.use(chosen)
+        svc = node.handles.services[handle]
+        return f"cells now run in {chosen.label()} ({svc.name})"
+
+    async def explore(handle: int) -> UpvalueExplorer:
+        view = explorer(ctx, ctx.targets.local_target(handle))
         await view.populate(1)
         return view
 
-    async def line_services(self, rest: str) -> None:
-        from ..views.services import ServicesView
+    ctx.out.display(ServicesView(lambda: service_rows(node), use, explore))
 
-        self.kernel.display(ServicesView(self._rows, self._use, self._explore))
+
+# --- %codecache --------------------------------------------------------------------------
+
+
+def _sample(ctx: Context, node: Any, label: str | None = None) -> None:
+    cache = node.codecache
+    total = sum(g.bytes for g in cache.generations.values())
+    label = label or f"g{cache.generation}"
+    history = ctx.state(ViewState).cache_history
+    if not history or history[-1] != (label, total):
+        history.append((label, total))
+
+
+def _purge(ctx: Context, node: Any) -> str:
+    from ..node.generations import purge
+    from ..node.handle import format_address
+
+    r = purge(node)
+    _sample(ctx, node, "purge")
+    if r.freed:
+        text = (f"purged generation{'s' if len(r.freed) > 1 else ''} "
+                f"{', '.join(map(str, r.freed))}: {r.freed_bytes} bytes freed")
+    else:
+        text = "nothing to purge: 0 bytes freed"
+    if r.pinned:
+        kept = "; ".join(f"{g} (pinned by {' '.join(format_address(h) for h in hs)})"
+                         for g, hs in sorted(r.pinned.items()))
+        text += f"; kept {kept}"
+    return text
+
+
+def _clear(ctx: Context, node: Any) -> str:
+    number = node.codecache.clear()
+    _sample(ctx, node, f"clear g{number}")
+    return f"code cache cleared: generation {number} starts"
+
+
+def _snapshot(ctx: Context, node: Any) -> dict[str, Any]:
+    from ..node.generations import list_generations
+    from ..node.handle import format_address
+
+    _sample(ctx, node)
+    gens = [{"generation": g.number, "current": g.current, "bytes": g.bytes,
+             "files": [{"filename": f.filename, "bytes": f.bytes} for f in g.files],
+             "services": [format_address(h) for h in g.services]}
+            for g in list_generations(node)]
+    return {"generations": gens, "history": list(ctx.state(ViewState).cache_history)}
+
+
+@line_magic
+async def codecache(ctx: Context, rest: str) -> Any:
+    """%codecache [mode X|clear|purge|text]  the code cache's generations, as a view
+
+    `text` shows them as a table; `mode X` sets the target's cache mode
+    (skynet.codecache.mode); `clear` starts a new generation; `purge` frees old
+    generations no live service holds. A real node keeps no generations, and this says
+    so."""
+    words = rest.split()
+    node = ctx.target.node_here
+    if node is None:
+        name = ctx.target.node_name
+        ctx.out.print(f"{name}: {CODECACHE_NOTE.replace('NODE', name)}")
+        return None
+    if words[:1] == ["mode"]:
+        mode = words[1].upper() if len(words) > 1 else ""
+        arg = lua_string(mode) if mode else ""
+        return ctx.out.lua(await ctx.target.run_cell(
+            f"return require('skynet.codecache').mode({arg})"))
+    if words[:1] == ["purge"]:
+        ctx.out.print(_purge(ctx, node))
+    elif words[:1] == ["clear"]:
+        ctx.out.print(_clear(ctx, node))
+    elif words == ["text"]:
+        rows = [("generation", "files", "bytes")]
+        for number, gen in sorted(node.codecache.generations.items()):
+            rows.append((str(number), str(len(gen.chunks)), str(gen.bytes)))
+        ctx.out.print(parse.format_table(list(rows[0]), [list(r) for r in rows[1:]]))
+    elif words:
+        raise codecache.magic.usage_error(f"no subcommand {words[0]!r}")
+    else:
+        from ..views.codecache import GenerationsView
+
+        ctx.out.display(GenerationsView(lambda: _snapshot(ctx, node),
+                                        lambda: _purge(ctx, node), lambda: _clear(ctx, node)))
+    return None

@@ -4,11 +4,11 @@ service that has the module loaded. The Lua half is runtime/lualib/skykernel/rel
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from ..node.handle import format_address
-from ..node.service import LuaService
-from ._lua import lua_str, lua_value, run_in
-from .patchlog import patchlog, source_hash
+from ..luatext import lua_literal, lua_string
+from ._lua import Place, place_of, requiring
+from .patchlog import source_hash
 
 KINDS = ("changed", "added", "removed", "joined", "newlocals", "kept", "refused")
 
@@ -70,25 +70,32 @@ def parse_report(address: str, text: str) -> ModuleReport:
     return report
 
 
-async def reload_module(node, address: int | str | None, name: str, source: str | None = None,
-                        *, dry_run: bool = False) -> list[ModuleReport]:
-    """Reload `name` in the service at `address`, or (address None) in every Lua service
-    that has it loaded. `source` None reads the file on disk again."""
-    if address is None:
-        targets = [h for h, s in sorted(node.handles.services.items())
-                   if isinstance(s, LuaService) and not s.dead and s.booted]
-        everywhere = True
-    else:
-        targets = [node.resolve(address)]
-        everywhere = False
-    chunk = (f"local r = require 'skykernel.reload'\n"
-             f"if {'true' if everywhere else 'false'} and not r.loaded({lua_str(name)}) then "
-             f"print('status\\tnot-loaded') return end\n"
-             f"print(r.run({lua_str(name)}, {lua_str(source)}, {lua_value(dry_run)}))")
+def module_chunk(place: Place, name: str, source: str | None, *, dry_run: bool,
+                 everywhere: bool) -> str:
+    """The chunk that plans (and unless dry_run applies) a reload of module `name` in one
+    service and prints the report. Everywhere, a service without the module answers
+    `not-loaded` before any inlined module is loaded into it."""
+    head, (reload,) = requiring(place, "skykernel.reload")
+    skip = (f"if package.loaded[{lua_string(name)}] == nil then "
+            f"print('status\\tnot-loaded') return end\n") if everywhere else ""
+    return (f"{skip}{head}local r = {reload}\n"
+            f"print(r.run({lua_string(name)}, {lua_literal(source)}, {lua_literal(dry_run)}))")
+
+
+async def reload_module(where: Any, address: int | str | None, name: str,
+                        source: str | None = None, *, dry_run: bool = False
+                        ) -> list[ModuleReport]:
+    """Reload `name` in the service at `address` of `where` (the in-process node or any
+    Place), or (address None) in every Lua service that has it loaded. `source` None reads
+    the file on disk again (on the node's side)."""
+    place = place_of(where)
+    everywhere = address is None
+    targets = await place.lua_services() if everywhere else [place.resolve(address)]
+    chunk = module_chunk(place, name, source, dry_run=dry_run, everywhere=everywhere)
     reports = []
-    for handle in targets:
-        addr = format_address(handle)
-        report = parse_report(addr, await run_in(node, handle, chunk))
+    for target in targets:
+        label = place.label(target)
+        report = parse_report(label, await place.run(target, chunk))
         if report.status == "not-loaded":
             continue
         report.module = report.module or name
@@ -96,7 +103,7 @@ async def reload_module(node, address: int | str | None, name: str, source: str 
         if report.status == "applied":
             what = ", ".join(report.changed + [f"+{a}" for a in report.added]
                              + [f"-{r}" for r in report.removed]) or "no function changed"
-            patchlog(node).record(
-                "module", addr, name, source_hash(source, report.path), what,
-                undo=("module", handle, report.id))
+            place.patches.record(
+                "module", label, name, source_hash(source, report.path), what,
+                undo=("module", target, report.id))
     return reports

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._lua import ReloadError, run_in
+from ..luatext import lua_literal
+from ._lua import ReloadError, place_of, requiring
 
 #: Why an entry of this kind cannot be undone.
 NOT_UNDOABLE = {
@@ -100,8 +101,9 @@ class PatchLog:
         return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
                          for r in rows)
 
-    async def undo(self, node, number: int | None = None) -> Patch:
-        """Revert patch `number` (default: the last one not undone); raises UndoError."""
+    async def undo(self, where: Any, number: int | None = None) -> Patch:
+        """Revert patch `number` (default: the last one not undone) in `where` (the
+        in-process node or the Place whose log this is); raises UndoError."""
         patch = self.get(number)
         if patch.undone:
             raise UndoError(f"patch #{patch.number} was undone already")
@@ -109,20 +111,26 @@ class PatchLog:
             reason = NOT_UNDOABLE.get(patch.kind, "this kind of change is not recorded for undo")
             raise UndoError(f"patch #{patch.number} ({patch.kind} {patch.name}) cannot be "
                             f"undone: {reason}")
-        kind, handle, *rest = patch.undo
-        chunks = {
-            "hotfix": "print(table.concat(require('snax.hotfix').undo({0}), ' '))",
-            "module": "print(require('skykernel.reload').undo({0}))",
-            "inject": "print(require('skykernel.swaps').undo({0}))",
-        }
+        kind, address, ident = patch.undo
+        place = place_of(where)
+        module, body = _UNDO[kind]
+        head, (lib,) = requiring(place, module)
         try:
-            await run_in(node, handle, chunks[kind].format(*rest))
+            await place.run(address, head + body.format(lib=lib, id=lua_literal(ident)))
         except ReloadError as e:
             raise UndoError(f"patch #{patch.number} cannot be undone: {e}") from None
-        except Exception as e:  # noqa: BLE001 - a dead service, a stopped node
+        except Exception as e:  # noqa: BLE001 - a dead service, a stopped node, a lost link
             raise UndoError(f"patch #{patch.number} cannot be undone: {e}") from None
         patch.undone = True
         return patch
+
+
+#: How each revertible kind is undone in its service: (Lua module, chunk).
+_UNDO = {
+    "hotfix": ("snax.hotfix", "print(table.concat({lib}.undo({id}), ' '))"),
+    "module": ("skykernel.reload", "print({lib}.undo({id}))"),
+    "inject": ("skykernel.swaps", "print({lib}.undo({id}))"),
+}
 
 
 _LOGS: weakref.WeakKeyDictionary[Any, PatchLog] = weakref.WeakKeyDictionary()

@@ -1,105 +1,62 @@
 """A notebook cell as a plain skynet `inject`: the cell wrapped in a chunk that only prints.
 
-skynet's debug RUN captures `print` and nothing else, so everything the notebook wants back
-(returned values, the error apart from the output) is printed after a marker line that
-carries a random nonce; `read_output` splits it off again. The wrapper also keeps the
-cell's globals in an environment that survives between cells (kept in the target's
-registry under a session key), prints nils as the local kernel does, and escapes printed
-lines that would look like the console's own `<CMD OK>` end marker.
+skynet's debug RUN captures `print` and nothing else. So the wrapper runs the cell through
+the notebook's own RUN (`skynet/inject.lua`'s `run`: a session environment kept between
+cells, nils printed, an expression's value returned, values rendered by
+`skykernel/pretty.lua`), carried inside the chunk the way the views' probes carry their
+modules (`skykernel.luatext.preload`), and prints what it returns after a marker line with
+a random nonce; `read_reply` splits it off again. Printed lines that would look like the
+console's `<CMD OK>` end marker are escaped. With `track`, the wrapper also notes the
+handler swaps the cell made in `_P` / `_U` (`skykernel/swaps.lua`), in the same round trip.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-REGISTRY_KEY = "skykernel.remote.sessions"
+from ..luatext import clean_traceback, long_string, lua_literal, lua_string, preload
+from ..luatext import require as lua_require
+from ..node.inject import CONTRACT, InjectResult
 
-_WRAPPER = r"""-- skykernel remote cell (a plain inject: only print comes back)
-local __src = [%(eq)s[
-%(src)s]%(eq)s]
-local __name, __key, __mark, __reset = %(name)s, %(key)s, %(mark)s, %(reset)s
-local __print, __U, __P = print, _U, _P
-local function __out(s)
-  s = ("\n" .. s):gsub("\n(\\*<CMD )", "\n\\%%1")
-  __print(s:sub(2))
+#: What every wrapped cell carries; `track` adds the swaps module.
+MODULES = ("skynet.inject",)
+TRACK_MODULES = ("skykernel.swaps",)
+
+_WRAPPER = """-- skykernel remote cell (a plain inject: only print comes back)
+do
+%(preload)slocal skynet = require "skynet"
+local inject = %(inject)s
+local swaps = %(swaps)s
+local out, mark = print, %(mark)s
+local funcs = { skynet.dispatch_message, skynet.register_protocol }
+local function emit(s)
+	out((("\\n" .. s):gsub("\\n(\\\\*<CMD )", "\\n\\\\%%1")):sub(2))
 end
-local __mt = getmetatable(_ENV)
-local __base = (__mt and __mt.__index) or _ENV
-local __reg = debug.getregistry()
-local __S = __reg[%(registry)s] or {}
-__reg[%(registry)s] = __S
-local __env = __S[__key]
-if __reset or not __env then
-  __env = setmetatable({}, { __index = __base })
-  __S[__key] = __env
+if swaps then
+	swaps.snapshot(inject.tables(funcs))
 end
-__env.print = function(...)
-  local n, t = select("#", ...), {}
-  for i = 1, n do t[i] = tostring((select(i, ...))) end
-  __out(table.concat(t, "\t"))
+local ok, output, err, values = inject.run(skynet, %(source)s, %(name)s, %(opts)s, funcs)
+if output ~= "" then
+	emit(output)
 end
-__env._U, __env._P = __U, __P
-local function __render(v, depth, seen)
-  local tv = type(v)
-  if tv == "string" then return string.format("%%q", v) end
-  if tv ~= "table" then return tostring(v) end
-  local mt = getmetatable(v)
-  if type(mt) == "table" and mt.__tostring then return tostring(v) end
-  if seen[v] then return "<cycle: " .. tostring(v) .. ">" end
-  if depth > 3 then return tostring(v) end
-  seen[v] = true
-  local parts, count, n = {}, 0, #v
-  for i = 1, n do
-    count = count + 1
-    if count > 40 then parts[#parts + 1] = "..." break end
-    parts[#parts + 1] = __render(v[i], depth + 1, seen)
-  end
-  local keys = {}
-  for k in next, v do
-    if not (math.type(k) == "integer" and k >= 1 and k <= n) then keys[#keys + 1] = k end
-  end
-  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
-  for _, k in ipairs(keys) do
-    count = count + 1
-    if count > 40 then parts[#parts + 1] = "..." break end
-    local ks = (type(k) == "string" and k:match("^[%%a_][%%w_]*$")) and k
-      or ("[" .. __render(k, depth + 1, seen) .. "]")
-    parts[#parts + 1] = ks .. " = " .. __render(v[k], depth + 1, seen)
-  end
-  seen[v] = nil
-  if #parts == 0 then return "{}" end
-  return "{ " .. table.concat(parts, ", ") .. " }"
+if swaps then
+	local swapped = swaps.diff(inject.tables(funcs))
+	if swapped ~= "" then
+		out(mark .. " swaps")
+		emit(swapped)
+	end
 end
-local f, err = load("return " .. __src, __name, "t", __env)
-if not f then f, err = load(__src, __name, "t", __env) end
-if not f then
-  __print(__mark .. " error")
-  __out(tostring(err))
-  return
+if not ok then
+	out(mark .. " error")
+	emit(err or "error")
+elseif values[1] ~= nil then
+	out(mark .. " values")
+	emit(table.concat(values, "\\t"))
 end
-local r = table.pack(xpcall(f, function(e) return debug.traceback(tostring(e), 2) end))
-if not r[1] then
-  __print(__mark .. " error")
-  __out(tostring(r[2]))
-  return
-end
-if r.n > 1 then
-  local vals = {}
-  for i = 2, r.n do vals[#vals + 1] = __render(r[i], 1, {}) end
-  __print(__mark .. " values")
-  __out(table.concat(vals, "\t"))
 end
 """
-
-
-@dataclass(frozen=True)
-class CellResult:
-    ok: bool
-    output: str
-    error: str | None = None
-    values: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -108,54 +65,57 @@ class WrappedCell:
     marker: str
 
 
-def _lua_string(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-
-
-def wrap(source: str, *, session: str, name: str = "cell", reset: bool = False
-         ) -> WrappedCell:
-    """The chunk to write to a file for `inject ADDR FILE`."""
-    level = 0
-    while f"]{'=' * level}]" in source:
-        level += 1
+def wrap(source: str, *, session: str | None, name: str | None = None, reset: bool = False,
+         returns: bool = True, expression: bool = True, nils: bool = True,
+         track: bool = False) -> WrappedCell:
+    """The chunk to write to a file for `inject ADDR FILE`. The options are RUN's
+    (docs/inject.md); `name` names the chunk (`@name`, else `=(load)`)."""
     marker = f"--skykernel-{secrets.token_hex(6)}--"
+    opts: dict[str, object] = {"skykernel": CONTRACT, "returns": returns, "nils": nils,
+                               "expression": expression}
+    if session is not None:
+        opts["session"] = session
+    if reset:
+        opts["reset"] = True
+    modules = MODULES + (TRACK_MODULES if track else ())
     chunk = _WRAPPER % {
-        "eq": "=" * level, "src": source, "name": _lua_string(f"={name}"),
-        "key": _lua_string(session), "mark": _lua_string(marker),
-        "reset": "true" if reset else "false", "registry": _lua_string(REGISTRY_KEY),
+        "preload": preload(modules),
+        "inject": lua_require("skynet.inject", inline=True),
+        "swaps": lua_require("skykernel.swaps", inline=True) if track else "false",
+        "mark": lua_string(marker),
+        "source": long_string(source),
+        "name": lua_literal(name),
+        "opts": lua_literal(opts),
     }
     return WrappedCell(chunk, marker)
 
 
 _ESCAPED = re.compile(r"^\\(\\*<CMD )", re.M)
-_MACHINERY = re.compile(r"\[C\]: in function 'xpcall'|\(\.\.\.tail calls\.\.\.\)")
 
 
 def _unescape(text: str) -> str:
     return _ESCAPED.sub(r"\1", text)
 
 
-def clean_traceback(error: str) -> str:
-    """Cut the traceback where the wrapper's xpcall starts (the rest is inject machinery)."""
-    lines = error.split("\n")
-    for i, line in enumerate(lines):
-        if _MACHINERY.search(line):
-            lines = lines[:i]
-            break
-    if lines and lines[-1].strip() == "stack traceback:":
-        lines.pop()
-    return "\n".join(lines)
-
-
-def read_output(text: str, marker: str) -> CellResult:
-    """Split what the wrapped cell printed into output, error and values."""
+def read_reply(text: str, marker: str) -> tuple[InjectResult, str]:
+    """What the wrapped cell printed, as the result and the swaps line ('' if none)."""
     lines = text.split("\n")
+    sections: dict[str, str] = {}
+    end = len(lines)
     for i in range(len(lines) - 1, -1, -1):
         if lines[i].startswith(marker + " "):
             kind = lines[i][len(marker) + 1:]
-            output = _unescape("\n".join(lines[:i]))
-            rest = _unescape("\n".join(lines[i + 1:]))
-            if kind == "error":
-                return CellResult(False, output, clean_traceback(rest))
-            return CellResult(True, output, None, rest.split("\t") if rest else [])
-    return CellResult(True, _unescape(text))
+            sections[kind] = _unescape("\n".join(lines[i + 1:end]))
+            end = i
+    output = _unescape("\n".join(lines[:end]))
+    swaps = sections.get("swaps", "")
+    if "error" in sections:
+        error = "\n".join(clean_traceback(sections["error"])) or sections["error"]
+        return InjectResult(False, output, error), swaps
+    values = sections.get("values", "")
+    return InjectResult(True, output, None, values.split("\t") if values else []), swaps
+
+
+def read_output(text: str, marker: str) -> InjectResult:
+    """What the wrapped cell printed, split into output, error and values."""
+    return read_reply(text, marker)[0]

@@ -1,4 +1,4 @@
-"""Named remote nodes, the remote target, and cells carried to them as temp files.
+"""Named remote nodes, and cells carried to them as temp files.
 
 skynet's `inject ADDR FILE` reads FILE on the node's side. On the same host (a loopback
 address) a file in the system temp dir is readable by the node as it is; for another host
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import json
 import math
 import os
 import tempfile
@@ -19,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from ..node.handle import parse_address
+from ..node.inject import InjectResult
 from . import parse
-from .cell import CellResult, read_output, wrap
+from .cell import read_reply, wrap
 from .client import CONNECT_TIMEOUT, Answer, ConsoleClient, ConsoleError
 
 LOOPBACK_NAMES = {"localhost", "ip6-localhost", "ip6-loopback"}
@@ -131,41 +131,33 @@ class RemoteNode:
                 f"`shared=LOCALDIR as NODEPATH` naming a directory both sides see")
         return answer
 
-    async def run_cell(self, address: str, source: str, *, session: str,
-                       name: str = "cell", timeout: float | None = None) -> CellResult:
-        wrapped = wrap(source, session=session, name=name)
+    async def run(self, address: str, source: str, *, session: str | None,
+                  name: str | None = None, returns: bool = True, expression: bool = True,
+                  nils: bool = True, reset: bool = False, track: bool = False,
+                  timeout: float | None = None) -> tuple[InjectResult, str]:
+        """Run source in the service at address through the notebook's RUN, carried by a
+        wrapped chunk (`cell.wrap`): the result, and the handler swaps the chunk made
+        (`track`; '' when none)."""
+        wrapped = wrap(source, session=session, name=name, reset=reset, returns=returns,
+                       expression=expression, nils=nils, track=track)
         answer = await self.inject_text(address, wrapped.chunk, timeout)
         if not answer.ok:
             # The inject itself failed: a bad address, a dead service, a compile error of
             # the wrapper. The console's position comes first; the rest is skynet's message.
             text = parse.strip_console_position(answer.text)
-            result = read_output(text, wrapped.marker)
+            result, swaps = read_reply(text, wrapped.marker)
             if result.ok:
-                return CellResult(False, "", text)
-            return result
-        return read_output(answer.text, wrapped.marker)
+                return InjectResult(False, "", text), ""
+            return result, swaps
+        return read_reply(answer.text, wrapped.marker)
 
-    async def introspect(self, address: str, chunk: str,
-                         timeout: float | None = None) -> Any:
-        """Inject a chunk that prints JSON (the views' probe); return the decoded data."""
-        answer = await self.inject_text(address, chunk, timeout)
-        text = parse.strip_console_position(answer.text)
-        if not answer.ok:
-            raise RemoteError(f"{self.name}: the probe failed in {address}: {text}")
-        if answer.cut_lines:
-            raise RemoteError(f"{self.name}: the probe's answer from {address} is too long to "
-                              f"keep whole: {answer.note}")
-        start = text.find("{")
-        start_list = text.find("[")
-        if start < 0 or (0 <= start_list < start):
-            start = start_list
-        if start < 0:
-            raise RemoteError(f"{self.name}: the probe printed no JSON: {text[:300]}")
-        try:
-            return json.JSONDecoder().raw_decode(text[start:])[0]
-        except ValueError as e:
-            raise RemoteError(f"{self.name}: the probe's output is not JSON ({e}): "
-                              f"{text[:300]}") from None
+    async def run_cell(self, address: str, source: str, *, session: str,
+                       name: str | None = None, timeout: float | None = None
+                       ) -> InjectResult:
+        """A notebook cell: an expression's value comes back, globals persist per session."""
+        result, _ = await self.run(address, source, session=session, name=name,
+                                   timeout=timeout)
+        return result
 
     async def services(self) -> tuple[list[str], list[list[str]]]:
         header, rows, _ = await self.services_report()
@@ -188,11 +180,10 @@ class RemoteNode:
 
 
 class Remotes:
-    """The kernel's remote nodes by name, and the remote target (node, address) if any."""
+    """The kernel's remote nodes by name."""
 
     def __init__(self) -> None:
         self.nodes: dict[str, RemoteNode] = {}
-        self.target: tuple[str, str] | None = None
 
     def default_name(self) -> str:
         i = 1
@@ -227,8 +218,6 @@ class Remotes:
     async def disconnect(self, name: str) -> None:
         node = self.get(name)
         del self.nodes[name]
-        if self.target and self.target[0] == name:
-            self.target = None
         await node.client.close()
 
     async def close_all(self) -> None:
@@ -236,7 +225,6 @@ class Remotes:
         flushed, so a node that is dead or stopped reading cannot delay the others."""
         nodes = list(self.nodes.values())
         self.nodes.clear()
-        self.target = None
         await asyncio.gather(*(n.client.close(abort=True, wait=1.0) for n in nodes),
                              return_exceptions=True)
 
@@ -257,9 +245,3 @@ class Remotes:
         if not rest:
             raise RemoteError(f"usage: NODE:ADDR, e.g. {head}:.agent or {head}:0000000b")
         return self.get(head), remote_address(rest)
-
-    def target_node(self) -> tuple[RemoteNode, str] | None:
-        if self.target is None:
-            return None
-        name, address = self.target
-        return self.get(name), address

@@ -1,19 +1,20 @@
 """Introspection chunks: the Lua text a view injects, and its JSON reply as plain data.
 
 A chunk loads `skykernel.<kind>` and prints one line of JSON (`skykernel.json`). With
-`inline=True` the module sources ride inside the chunk (`package.preload`), so the same
-chunk works on a node that does not carry skykernel's Lua library, e.g. a real skynet
-node reached through its debug console's `inject`. The chunk prints and returns
-nothing, so it suits `inject(..., returns=False)` and the console alike.
+`inline=True` the module sources ride inside the chunk (`skykernel.luatext.preload`), so
+the same chunk works on a node that does not carry skykernel's Lua library, e.g. a real
+skynet node reached through its debug console's `inject`. The chunk prints and returns
+nothing. Views get a `Runner` (chunk -> what it printed) from the kernel's target, the
+same for the in-process node and a remote one.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from functools import cache
-from pathlib import Path
 from typing import Any
+
+from ..luatext import lua_literal, lua_string, preload
 
 #: The Lua modules each kind of chunk needs (all self-contained: standard Lua + debug).
 MODULES: dict[str, tuple[str, ...]] = {
@@ -28,67 +29,6 @@ class ProbeError(Exception):
     """The chunk did not compile, raised an error, or printed no JSON."""
 
 
-def _lualib() -> Path:
-    here = Path(__file__).resolve().parent.parent
-    for candidate in (here / "runtime" / "lualib", here.parent / "runtime" / "lualib"):
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError("skykernel's runtime/lualib not found")
-
-
-@cache
-def module_source(name: str) -> str:
-    return (_lualib() / Path(*name.split("."))).with_suffix(".lua").read_text()
-
-
-def lua_string(s: str) -> str:
-    """A Lua string literal for any text (control and non-ASCII bytes as \\ddd)."""
-    out = ['"']
-    for b in s.encode("utf-8"):
-        c = chr(b)
-        if c in '"\\':
-            out.append("\\" + c)
-        elif 32 <= b < 127:
-            out.append(c)
-        else:
-            out.append(f"\\{b:03d}")
-    out.append('"')
-    return "".join(out)
-
-
-def lua_literal(value: Any) -> str:
-    """A Lua constructor for plain Python data (None, bool, int, float, str, list, dict)."""
-    if value is None:
-        return "nil"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return repr(value) if value == value and abs(value) != float("inf") else "0/0"
-    if isinstance(value, str):
-        return lua_string(value)
-    if isinstance(value, list | tuple):
-        return "{" + ", ".join(lua_literal(v) for v in value) + "}"
-    if isinstance(value, dict):
-        items = ", ".join(f"[{lua_literal(k)}] = {lua_literal(v)}" for k, v in value.items())
-        return "{" + items + "}"
-    raise TypeError(f"no Lua literal for {type(value).__name__}")
-
-
-def _preload(names: tuple[str, ...]) -> str:
-    lines = []
-    for name in names:
-        src = module_source(name)
-        chunkname = "=" + name.replace(".", "/") + ".lua"
-        lines.append(
-            f"if not package.loaded[{lua_string(name)}] then "
-            f"package.preload[{lua_string(name)}] = assert(load({lua_string(src)}, "
-            f"{lua_string(chunkname)})) end"
-        )
-    return "\n".join(lines) + "\n"
-
-
 def introspection_chunk(kind: str, *, inline: bool = False, **params: Any) -> str:
     """The Lua chunk that prints the JSON of one introspection.
 
@@ -98,7 +38,7 @@ def introspection_chunk(kind: str, *, inline: bool = False, **params: Any) -> st
     """
     if kind not in MODULES:
         raise ValueError(f"unknown introspection {kind!r}; kinds: {', '.join(MODULES)}")
-    head = _preload(MODULES[kind]) if inline else ""
+    head = preload(MODULES[kind]) if inline else ""
     if kind == "upvalues":
         root = params.get("root") or DEFAULT_ROOT
         opts = {k: params[k] for k in ("offset", "limit", "label") if params.get(k) is not None}

@@ -435,11 +435,27 @@ local function make_loader(name, source)
 		return nil, string_format("module %s is not on package.path", name)
 	end
 	local c = require "skynet.core"
+	if c.loadfile then
+		return function(env)
+			local mode = c.cache_mode
+			c.cache_mode = "OFF"
+			local f, err = c.loadfile(path, "bt", env)
+			c.cache_mode = mode
+			return f, err
+		end, path
+	end
+	-- real skynet: loadfile goes through its code cache, whose mode is per Lua state
+	local has_cache, cache = pcall(require, "skynet.codecache")
+	local mode_of = has_cache and type(cache) == "table" and cache.mode
 	return function(env)
-		local mode = c.cache_mode
-		c.cache_mode = "OFF"
-		local f, err = c.loadfile(path, "bt", env)
-		c.cache_mode = mode
+		local mode = mode_of and mode_of()
+		if mode then
+			mode_of("OFF")
+		end
+		local f, err = loadfile(path, "bt", env)
+		if mode then
+			mode_of(mode)
+		end
 		return f, err
 	end, path
 end

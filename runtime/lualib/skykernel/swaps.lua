@@ -10,9 +10,19 @@ local table_sort, table_concat = table.sort, table.concat
 
 local M = { history = {}, last_id = 0 }
 
--- Parts of the runtime load on first use (skynet.lua's rarer API, the interrupt guard),
--- so a runtime function appearing where there was none is that, not a patch.
-local runtime_root = debug.getinfo(1, "S").source:match("^(@.*/)skykernel/[^/]*$")
+-- Parts of the runtime load on first use (skynet.lua's rarer API, the interrupt guard,
+-- `require "skynet.manager"` adding to the skynet table), so a runtime function appearing
+-- where there was none is that, not a patch. The runtime is where this file lives, or,
+-- when it rides inside a chunk sent to another node, where that node's `skynet` is.
+local function find_runtime_root()
+	local here = debug.getinfo(1, "S").source:match("^(@.*/)skykernel/[^/]*$")
+	if here then
+		return here
+	end
+	local path = package.searchpath("skynet", package.path)
+	return path and ("@" .. path:match("^(.*/)[^/]*$"))
+end
+local runtime_root = find_runtime_root()
 local function loaded_by_runtime(old, f)
 	if old ~= nil or runtime_root == nil then
 		return false

@@ -98,7 +98,7 @@ local function render(v)
 		tostring(text):gsub("^[^\n]-:%d+: ", ""):match("[^\n]*"))
 end
 
-local M = { render = render }
+local M = { render = render, tables = tables }
 
 local sessions = {}
 
