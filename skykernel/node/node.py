@@ -453,6 +453,21 @@ class Node:
         from . import console
         return console.command(self, svc, op.decode(), *args)
 
+    # --- sprotoloader's slots (appended: sproto owner). skynet keeps saved schemas in a
+    # C array every service reads; here each service is its own Lua state, so the node
+    # holds the bytes per slot and each service builds its own object from them.
+
+    def _cmd_sproto(self, svc: LuaService, op: bytes, index: int, bin: bytes | None = None
+                    ) -> bytes | None:
+        slots: dict[int, bytes] = self.__dict__.setdefault("_sproto_slots", {})
+        if op == b"SAVE":
+            if bin is None:
+                slots.pop(index, None)  # a schema that failed to load empties the slot
+            else:
+                slots[index] = bin
+            return None
+        return slots.get(index)
+
 
 _COMMANDS = {
     b"QUERY": Node._cmd_query,
@@ -472,6 +487,7 @@ _COMMANDS = {
     b"CODECACHE": Node._cmd_codecache,
     b"GENERATIONS": Node._cmd_generations,
     b"CONSOLE": Node._cmd_console,
+    b"SPROTO": Node._cmd_sproto,
 }
 
 __all__ = ["RUNTIME_DIR", "CallError", "Node", "ServiceInfo"]
