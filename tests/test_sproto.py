@@ -418,8 +418,8 @@ skynet.start(function()
 	skynet.error("T into", try(sp.decode, sp, "A", "\2\0\17\0\4\0", into), show(into))
 	skynet.error("T default", show(sp:default("A")))
 	skynet.error("T empty", try(sp.encode, sp, "Empty", nil), try(sp.encode, sp, "A", nil))
-	for i, u in ipairs { "", "\255", "\255\0", "\255\0abcdefgh", "\1", "\1a", "\0\0",
-			"\3ab\255\0abcdefgh", "\254abcdefg", "\254abcdef" } do
+	for i, u in ipairs { "", "\255", "\255\0", "\255\0abcdefgh", "\255\0abcdefg", "\1",
+			"\1a", "\0\0", "\3ab\255\0abcdefgh", "\254abcdefg", "\254abcdef" } do
 		skynet.error("T unpack", i, try(sproto.unpack, u))
 	end
 	-- called by name (through pcall skynet's C function would be named from package.loaded)

@@ -32,7 +32,8 @@ if not RUNTIME_DIR.is_dir():  # a source checkout: runtime/ sits beside the pack
 
 #: Library files loaded without debug information (see CodeCache): leaf modules whose
 #: functions never show up in _U/_P and whose errors carry no position anyway.
-STRIPPED_LIBRARY = ("skynet/seri.lua", "skynet/require.lua", "skynet/datacenter.lua")
+STRIPPED_LIBRARY = ("skynet/seri.lua", "skynet/require.lua", "skynet/datacenter.lua",
+                    "sproto/core.lua")
 
 #: Services the node itself runs; the node is done when nothing else is alive.
 SYSTEM_SERVICES = {"logger", "bootstrap", "launcher", "cdummy", "harbor", "datacenterd",
