@@ -500,6 +500,19 @@ skynet.start(function()
 		end
 	end
 	skynet.error("T stale", try(client.dispatch, client, sproto.pack("\2\0\1\0\20\0")))
+	-- the protocol helpers, by name and by tag
+	for _, p in ipairs { "ping", "note", "bye", 1, 3 } do
+		local q = sp:queryproto(p)
+		skynet.error("T proto", p, q.name, q.tag, sp:exist_proto(p),
+			try(sp.request_encode, sp, p, { n = 7, text = "t" }),
+			try(sp.response_encode, sp, p, { ok = false }),
+			try(sp.response_encode, sp, p, nil),
+			try(sp.request_decode, sp, p, "\1\0\16\0"),
+			try(sp.response_decode, sp, p, "\1\0\4\0"),
+			try(sp.default, sp, p, "REQUEST"), try(sp.default, sp, p, "RESPONSE"))
+	end
+	skynet.error("T proto", try(sp.queryproto, sp, "2"), try(sp.queryproto, sp, 9),
+		sp:exist_proto(9), try(sp.default, sp, "ping", "BOTH"), try(sp.host, sp, "nope"))
 	skynet.error("T other", skynet.call(server, "lua", "other"))
 	skynet.error("END")
 end)
