@@ -20,7 +20,7 @@ local type, error, pairs, ipairs, next, tostring, tonumber, rawget, select, prin
 	type, error, pairs, ipairs, next, tostring, tonumber, rawget, select, print
 local setmetatable, getmetatable_raw = setmetatable, debug.getmetatable
 local debug_getinfo = debug.getinfo
-local tointeger, floor, mtype = math.tointeger, math.floor, math.type
+local tointeger, floor = math.tointeger, math.floor
 local spack, sunpack, sbyte, ssub, schar, sformat, srep =
 	string.pack, string.unpack, string.byte, string.sub, string.char, string.format, string.rep
 local concat = table.concat
