@@ -412,6 +412,19 @@ local function u16(v)
 	return s
 end
 
+-- Four-byte sizes, cached for the small ones: a table hit is cheaper than string.pack.
+local U32 = {}
+local function u32(v)
+	local s = U32[v]
+	if s == nil then
+		s = spack("<I4", v)
+		if v < 256 then
+			U32[v] = s
+		end
+	end
+	return s
+end
+
 local encode_struct
 
 local function type_error(st, f, index, what, v)
@@ -466,7 +479,7 @@ local function encode_element(sub, e, deep)
 	local slot = n
 	local before = len
 	encode_struct(sub, e, deep)
-	buf[slot] = spack("<I4", len - before)
+	buf[slot] = u32(len - before)
 	len = len + 4
 end
 
@@ -531,7 +544,7 @@ local function encode_array(st, f, v, deep, top)
 				local slot = n
 				local before = len
 				encode_struct(sub, e, deep + 1)
-				b[slot] = spack("<I4", len - before)
+				b[slot] = u32(len - before)
 				len = len + 4
 				i = i + 1
 			end
@@ -660,7 +673,7 @@ function encode_struct(st, t, deep)
 				local slot = n
 				local before = len
 				encode_struct(f.st, v, deep + 1)
-				b[slot] = spack("<I4", len - before)
+				b[slot] = u32(len - before)
 				len = len + 4
 			elseif kind == K_ARRAY then
 				local top
@@ -673,7 +686,7 @@ function encode_struct(st, t, deep)
 				local slot = n
 				local before = len
 				arr_top = encode_array(st, f, v, deep, top)
-				b[slot] = spack("<I4", len - before)
+				b[slot] = u32(len - before)
 				len = len + 4
 			elseif kind == K_BOOLEAN then
 				if v == true then
