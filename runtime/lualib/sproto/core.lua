@@ -1043,7 +1043,9 @@ end
 local ZERO_PAD = srep("\0", 8)
 local pack_cache, pack_cached = {}, 0
 local unpack_cache, unpack_cached = {}, 0
-local pieces = {} -- reused: neither direction runs code that could re-enter
+-- The output pieces' table, reused. A call takes it (a pack run by a finalizer in the
+-- middle of another one then makes its own) and puts it back unless it grew big.
+local pieces = {}
 
 -- What one word packs to: its bitmap byte and its non-zero bytes.
 local function pack_word(w)
@@ -1088,7 +1090,8 @@ local function pack(s)
 		s = s .. ssub(ZERO_PAD, rem + 1) -- the last word is padded with zeros
 		size = size + 8 - rem
 	end
-	local out, o = pieces, 0
+	local out, o = pieces or {}, 0
+	pieces = nil
 	local cache = pack_cache
 	local run_at, run_n, run_from = 0, 0, 0 -- piece index, words, first byte of a raw run
 	for i = 1, size, 8 do
@@ -1120,8 +1123,8 @@ local function pack(s)
 		out[run_at] = "\255" .. schar(run_n - 1) .. ssub(s, run_from, size)
 	end
 	local r = concat(out, "", 1, o)
-	if o > 4096 then
-		pieces = {}
+	if o <= 4096 then
+		pieces = out
 	end
 	return r
 end
@@ -1136,7 +1139,8 @@ local function unpack(s)
 		need_buffer(s, 1, "unpack")
 	end
 	local size = #s
-	local out, o = pieces, 0
+	local out, o = pieces or {}, 0
+	pieces = nil
 	local cache = unpack_cache
 	local last8 = size - 7 -- from here on fewer than 8 bytes are left to read at once
 	local p, total = 1, 0
@@ -1190,8 +1194,8 @@ local function unpack(s)
 		end
 	end
 	local r = concat(out, "", 1, o)
-	if o > 4096 then
-		pieces = {}
+	if o <= 4096 then
+		pieces = out
 	end
 	return r
 end
