@@ -33,7 +33,8 @@ if not RUNTIME_DIR.is_dir():  # a source checkout: runtime/ sits beside the pack
 
 #: Library files loaded without debug information (see CodeCache): leaf modules whose
 #: functions never show up in _U/_P and whose errors carry no position anyway.
-STRIPPED_LIBRARY = ("skynet/seri.lua", "skynet/require.lua", "skynet/datacenter.lua")
+STRIPPED_LIBRARY = ("skynet/seri.lua", "skynet/require.lua", "skynet/datacenter.lua",
+                    "sproto/core.lua")
 
 #: Services the node itself runs; the node is done when nothing else is alive.
 SYSTEM_SERVICES = {"logger", "bootstrap", "launcher", "cdummy", "harbor", "datacenterd",
@@ -588,6 +589,21 @@ class Node:
         handle = target if isinstance(target, int) else self.handles.resolve(target.decode())
         return handle is not None and self.signal(handle, int(sig))
 
+    # --- sprotoloader's slots (appended: sproto owner). skynet keeps saved schemas in a
+    # C array every service reads; here each service is its own Lua state, so the node
+    # holds the bytes per slot and each service builds its own object from them.
+
+    def _cmd_sproto(self, svc: LuaService, op: bytes, index: int, bin: bytes | None = None
+                    ) -> bytes | None:
+        slots: dict[int, bytes] = self.__dict__.setdefault("_sproto_slots", {})
+        if op == b"SAVE":
+            if bin is None:
+                slots.pop(index, None)  # a schema that failed to load empties the slot
+            else:
+                slots[index] = bin
+            return None
+        return slots.get(index)
+
 
 _COMMANDS = {
     b"QUERY": Node._cmd_query,
@@ -608,6 +624,7 @@ _COMMANDS = {
     b"GENERATIONS": Node._cmd_generations,
     b"CONSOLE": Node._cmd_console,
     b"SIGNAL": Node._cmd_signal,
+    b"SPROTO": Node._cmd_sproto,
 }
 
 __all__ = ["RUNTIME_DIR", "CallError", "Node", "ServiceInfo"]
