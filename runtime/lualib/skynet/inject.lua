@@ -87,8 +87,16 @@ local function render(v)
 	local ok, text = pcall(require("skykernel.pretty").format, v)
 	if hook then
 		debug.sethook(hook, mask, count)
-	else -- the node's stop hook, disarmed (gethook shows none): it must stay in place
-		require("skynet.core").restore_stop()
+	else
+		-- skykernel's stop hook, disarmed (gethook shows none), must stay in place; on a
+		-- real skynet node (this file travels in remote cells) there is none to keep
+		local core = package.loaded["skynet.core"]
+		local restore = type(core) == "table" and rawget(core, "restore_stop")
+		if restore then
+			restore()
+		else
+			debug.sethook()
+		end
 	end
 	if ok then
 		return text
