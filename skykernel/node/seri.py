@@ -18,7 +18,12 @@ import struct
 from typing import Any
 
 MAX_DEPTH = 32
-"""Items of a table nested deeper than this fail, exactly where skynet fails."""
+"""skynet's limit: a table nested deeper than this may exist but must be empty.
+
+pack fails where skynet's pack fails (`serialize can't pack too depth table`). unpack
+applies the same rule (`Invalid serialize stream (too depth table at byte N)`), so
+whatever unpacks packs again, and a crafted stream cannot recurse without bound.
+"""
 
 _NIL, _BOOL, _NUMBER, _USERDATA, _SHORT, _LONG, _TABLE = range(7)
 _I8, _I16, _I32, _I64, _F64 = (struct.Struct(f) for f in ("<B", "<H", "<i", "<q", "<d"))
@@ -141,7 +146,8 @@ class _Reader:
             raise ValueError(f"Invalid serialize stream (bad number cookie {cookie})")
         return fmt.unpack(self.take(fmt.size))[0]
 
-    def value(self) -> Any:
+    def value(self, depth: int) -> Any:
+        """The next value; depth is how many tables enclose it."""
         h = self.take(1)[0]
         t, c = h & 7, h >> 3
         if t == _SHORT:
@@ -149,7 +155,7 @@ class _Reader:
         if t == _NUMBER:
             return self.number(c)
         if t == _TABLE:
-            return self.table(c)
+            return self.table(c, depth + 1)
         if t == _BOOL:
             return c != 0
         if t == _NIL:
@@ -161,32 +167,38 @@ class _Reader:
             return _I64.unpack(self.take(8))[0]
         raise ValueError(f"Invalid serialize stream (bad header 0x{h:02x} at byte {self.pos})")
 
-    def table(self, n: int) -> list | dict:
+    def table(self, n: int, depth: int) -> list | dict:
+        """The table whose header was the last byte read; depth counts it."""
+        start = self.pos  # its header's byte, counted from 1
         if n == 31:
             h = self.take(1)[0]
             if h & 7 != _NUMBER or h >> 3 == 8:
                 raise ValueError(f"Invalid serialize stream (bad array size at byte {self.pos})")
             n = self.number(h >> 3)
-        items = [self.value() for _ in range(n)]
-        if self.data[self.pos : self.pos + 1] == b"\x00":
+        if depth > MAX_DEPTH and (n > 0 or not self.at_nil()):
+            raise ValueError(f"Invalid serialize stream (too depth table at byte {start})")
+        items = [self.value(depth) for _ in range(n)]
+        if self.at_nil():
             self.pos += 1
             return items
         d: dict = dict(enumerate(items, 1))
-        while (k := self.value()) is not None:
+        while (k := self.value(depth)) is not None:
             try:
-                d[k] = self.value()
+                d[k] = self.value(depth)
             except TypeError:
                 raise ValueError(f"table key {k!r} has no Python equivalent") from None
         return d
+
+    def at_nil(self) -> bool:
+        """Whether the next byte is a nil (a table's end), whatever its cookie."""
+        p = self.pos
+        return p < len(self.data) and self.data[p] & 7 == _NIL
 
 
 def unpack(data: bytes | bytearray | memoryview) -> tuple:
     """Unpack every value in data, as skynet.unpack(msg, sz) does."""
     r = _Reader(bytes(data))
     out = []
-    try:
-        while r.pos < len(r.data):
-            out.append(r.value())
-    except RecursionError:
-        raise ValueError("Invalid serialize stream (tables nested too deep)") from None
+    while r.pos < len(r.data):
+        out.append(r.value(0))
     return tuple(out)
