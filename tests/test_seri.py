@@ -382,6 +382,51 @@ def test_deep_crafted_stream_is_refused(lua: LuaRuntime, level: bytes, header_by
     assert pyseri.unpack(OBSERVED[0][2]) == ({1: 1, 2: 2, b"x": 3},)
 
 
+def test_keys_python_cannot_keep_apart(lua: LuaRuntime) -> None:
+    """Lua keeps true apart from 1 (and false from 0); a dict would merge them and lose
+    a value, so Python refuses such a table instead, in any order of the keys."""
+    for expr in ("{[true]=1, [1]=true}", "{'a', [true]='t'}", "{[false]='f', [0]='z'}",
+                 "{[0]='z', [false]='f', x=1}"):
+        with pytest.raises(ValueError, match="are one key in Python$"):
+            pyseri.unpack(lpack(lua, expr))
+    crafted = bytes.fromhex("06 09 0c61 0a01 0c62 00")  # true="a", 1="b", hash part only
+    with pytest.raises(ValueError, match="^table keys 1 and True are one key in Python$"):
+        pyseri.unpack(crafted)
+    assert pyseri.unpack(lpack(lua, "{[true]=1, [false]=0, [2]=2}")) == (
+        {True: 1, False: 0, 2: 2},)
+    assert pyseri.unpack(lpack(lua, "{[1.5]=1, [0.5]=0}")) == ({1.5: 1, 0.5: 0},)
+
+
+def test_nan_key_is_refused(lua: LuaRuntime) -> None:
+    """No Lua table holds a NaN key: both unpackers refuse one with the same message,
+    and Python's pack refuses to write one (it did, and no Lua could read it back)."""
+    wire = b"\x06\x0ca\x02" + b"\x42" + struct.pack("<d", math.nan) + b"\x0a\x01\x00"
+    assert both_refuse(lua, wire) == "Invalid serialize stream (table index is NaN at byte 5)"
+    with pytest.raises(ValueError, match="^table index is NaN$"):
+        pyseri.pack({math.nan: 1})
+    assert pyseri.unpack(pyseri.pack({b"v": math.nan}))[0][b"v"] != 0  # a NaN value is fine
+
+
+def test_integral_float_keys_pack_as_lua_does(lua: LuaRuntime) -> None:
+    """Lua turns an integral float key into an integer; Python's pack now does the same,
+    so the bytes match (it wrote a float key before)."""
+    assert pyseri.pack({0.0: True}) == lpack(lua, "{[0.0]=true}") == bytes.fromhex("06020900")
+    assert pyseri.pack({1.0: b"a", 2.0: b"b"}) == lpack(lua, "{[1.0]='a', [2.0]='b'}") == (
+        pyseri.pack([b"a", b"b"]))
+    assert pyseri.pack({-0.0: 1}) == lpack(lua, "{[-0.0]=1}")
+    assert pyseri.pack({2.5: 1}) == lpack(lua, "{[2.5]=1}")
+    assert pyseri.pack({1e300: 1}) == lpack(lua, "{[1e300]=1}")
+    assert pyseri.pack({2.0**63: 1}) == lpack(lua, "{[2^63]=1}")  # no int64: stays a float
+
+
+def test_unpack_size_argument(lua: LuaRuntime) -> None:
+    """unpack(msg, sz) reads the first sz bytes; sz <= 0 is no bytes (a negative sz read
+    the stream counted from its end, as string.sub does)."""
+    wire = pyseri.pack(1, 2, 3)
+    count = lua.eval(b"function(w, sz) return select('#', seri.unpack(w, sz)) end")
+    assert [count(wire, sz) for sz in (-2, -1, 0, 2, 4, 6, 99)] == [0, 0, 0, 1, 2, 3, 3]
+
+
 DEPTH_PROGRAM = r"""
 local skynet = require "skynet"
 local function nested(levels, inner)

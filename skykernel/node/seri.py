@@ -10,6 +10,11 @@ UTF-8; strings always unpack as bytes), list/tuple/dict -> table (a dict's keys
 1..n become the array part). A table with only an array part (including the
 empty table) unpacks to a list, any other table to a dict keyed 1..n for its
 array part plus its hash pairs, so a dict from Lua packs back to the same bytes.
+An integral float key packs as the integer Lua would make of it.
+
+unpack raises ValueError for a broken stream (`Invalid serialize stream (...)`), and for
+tables a dict cannot hold: a table as a key, or `true` beside `1` (`false` beside `0`),
+which Lua keeps apart and a dict would merge, losing a value.
 """
 
 from __future__ import annotations
@@ -71,6 +76,16 @@ def _array_size(d: dict) -> int:
     return n
 
 
+def _lua_key(k: float) -> float | int:
+    """The key a Lua table holds for float k: an integral float is that integer (Lua
+    normalises it, so it may land in the array part); NaN cannot be a key."""
+    if k != k:
+        raise ValueError("table index is NaN")
+    if k.is_integer() and -(2**63) <= k < 2**63:
+        return int(k)
+    return k
+
+
 def _pack_table(out: bytearray, items: list | tuple, pairs: list[tuple], depth: int) -> None:
     if depth > MAX_DEPTH and (items or pairs):
         raise ValueError("serialize can't pack too depth table")
@@ -106,6 +121,8 @@ def _pack_one(out: bytearray, v: Any, depth: int) -> None:
     elif isinstance(v, (list, tuple)):
         _pack_table(out, v, [], depth + 1)
     elif isinstance(v, dict):
+        if any(k.__class__ is float for k in v):
+            v = {_lua_key(k) if k.__class__ is float else k: x for k, x in v.items()}
         n = _array_size(v)
         items = [v[i] for i in range(1, n + 1)]
         pairs = [(k, x) for k, x in v.items() if not (type(k) is int and 1 <= k <= n)]
@@ -182,17 +199,34 @@ class _Reader:
             self.pos += 1
             return items
         d: dict = dict(enumerate(items, 1))
-        while (k := self.value(depth)) is not None:
+        # Lua keeps true/false apart from 1/0; a dict cannot: which kind holds each.
+        kinds = {1: False} if items else {}
+        while True:
+            at = self.pos + 1
+            k = self.value(depth)
+            if k is None:
+                return d
+            if k.__class__ is not bytes:
+                self.check_key(k, at, kinds)
             try:
                 d[k] = self.value(depth)
             except TypeError:
                 raise ValueError(f"table key {k!r} has no Python equivalent") from None
-        return d
 
     def at_nil(self) -> bool:
         """Whether the next byte is a nil (a table's end), whatever its cookie."""
         p = self.pos
         return p < len(self.data) and self.data[p] & 7 == _NIL
+
+    @staticmethod
+    def check_key(k: Any, at: int, kinds: dict[int, bool]) -> None:
+        if k != k:
+            raise ValueError(f"Invalid serialize stream (table index is NaN at byte {at})")
+        is_bool = k.__class__ is bool
+        if is_bool or (k.__class__ in (int, float) and (k == 0 or k == 1)):
+            if kinds.setdefault(int(k), is_bool) != is_bool:
+                raise ValueError(f"table keys {k!r} and {int(k) if is_bool else bool(k)} "
+                                 "are one key in Python")
 
 
 def unpack(data: bytes | bytearray | memoryview) -> tuple:

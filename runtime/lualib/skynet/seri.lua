@@ -222,9 +222,12 @@ local function unpack_value(s, pos, depth)
 				end
 				k, pos = ssub(s, pos + 1, e), e + 1
 			else
+				local kpos = pos
 				k, pos = unpack_value(s, pos, depth)
 				if k == nil then
 					return tab, pos
+				elseif k ~= k then -- Lua's own error here would carry no stream position
+					invalid(kpos, "table index is NaN")
 				end
 			end
 			v, pos = unpack_value(s, pos, depth)
@@ -260,6 +263,9 @@ local function unpack(s, sz)
 		return
 	end
 	if sz and sz < #s then -- a prefix of the string is the stream
+		if sz <= 0 then -- not a count from the end, as ssub would take it: no bytes
+			return
+		end
 		s = ssub(s, 1, sz)
 	end
 	local len = #s
