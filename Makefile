@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup lab test bench clean chromium
+.PHONY: setup lab test bench fuzz clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -33,6 +33,10 @@ test: setup chromium
 
 bench: setup
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+# The property tests of `make test` with many more, random examples (minutes, not seconds).
+fuzz: setup
+	$(BIN)/python bench/fuzz.py
 
 clean:
 	rm -rf $(VENV) build dist tests/artifacts

@@ -325,16 +325,158 @@ def test_invalid_streams(lua: LuaRuntime, wire: bytes) -> None:
         lua.eval(b"seri.unpack")(wire)
 
 
-def test_deep_stream_errors_cleanly(lua: LuaRuntime) -> None:
-    """Streams nest without the pack-side limit; too deep must fail as an error, not a crash."""
-    deep = lua.eval(b"function(w) local t = seri.unpack(w); return t[1][1][1] ~= nil end")
-    assert deep(b"\x0e" * 10_000 + b"\x00" * 10_001) is True
-    wire = b"\x0e" * 1_000_000 + b"\x00" * 1_000_001
-    with pytest.raises(ValueError, match="^Invalid serialize stream"):
+def unpack_depth_err(byte: int) -> str:
+    return f"Invalid serialize stream (too depth table at byte {byte})"
+
+
+def both_refuse(lua: LuaRuntime, wire: bytes) -> str:
+    """Unpack wire in Lua and in Python; both must fail with the same message."""
+    with pytest.raises(ValueError) as py:
         pyseri.unpack(wire)
-    with pytest.raises(LuaError, match="stack overflow"):
-        deep(wire)
+    with pytest.raises(LuaError) as lu:
+        lua.eval(b"seri.unpack")(wire)
+    assert str(lu.value).split("\n")[0] == str(py.value)
+    return str(py.value)
+
+
+def test_unpack_depth_at_the_limit(lua: LuaRuntime) -> None:
+    """What pack writes at the limit unpacks in both and packs again to the same bytes."""
+    relua = lua.eval(b"function(w) return seri.pack(seri.unpack(w)) end")
+    for expr in (nested_expr(32), nested_expr(33, ""), nested_expr(31, "{}, {x={}, y=2}")):
+        wire = lpack(lua, expr)
+        assert relua(wire) == wire
+        assert pyseri.pack(*pyseri.unpack(wire)) == wire
+    level = lua.eval(b"function(w) local t, n = seri.unpack(w), 0 "
+                     b"while type(t) == 'table' do n = n + 1 t = t[1] end return n, t end")
+    assert level(lpack(lua, nested_expr(32))) == (32, 1)
+    assert level(lpack(lua, nested_expr(33, ""))) == (33, None)
+
+
+def test_unpack_depth_one_over(lua: LuaRuntime) -> None:
+    """One level more than pack can write fails in both unpackers, with one message."""
+    assert both_refuse(lua, b"\x0e" * 33 + b"\x0a\x01" + b"\x00" * 33) == unpack_depth_err(33)
+    assert both_refuse(lua, b"\x0e" * 33 + b"\x06\x00" + b"\x00" * 33) == unpack_depth_err(33)
+    # the 33rd table holding only a hash pair, or a nil-typed end byte with a cookie
+    assert both_refuse(lua, b"\x0e" * 32 + b"\x06\x0cx\x02\x00" + b"\x00" * 32) == (
+        unpack_depth_err(33))
+    assert pyseri.unpack(b"\x0e" * 32 + b"\x06\x08" + b"\x00" * 32) == pyseri.unpack(
+        lpack(lua, nested_expr(33, "")))
+
+
+@pytest.mark.parametrize(
+    ("level", "header_bytes"),
+    [
+        (b"\x0e", 1),  # each table the array item of the one before
+        (b"\x06", 1),  # each table the first hash key of the one before
+        (b"\x06\x0cx", 3),  # each table the value of key "x"
+        (b"\xfe\x0a\x01", 3),  # array size in the extended form
+    ],
+)
+def test_deep_crafted_stream_is_refused(lua: LuaRuntime, level: bytes, header_bytes: int) -> None:
+    """A stream nested far deeper than the limit fails at the 33rd table, no crash, no
+    recursion into the rest (real skynet crashes on 200,000 levels)."""
+    expected = unpack_depth_err(1 + 32 * header_bytes)
+    assert both_refuse(lua, level * 1_000_000) == expected
+    assert both_refuse(lua, level * 1_000_000 + b"\x00" * 1_000_001) == expected
     assert lpack(lua, "{1,2,x=3}") == OBSERVED[0][2]
+    assert pyseri.unpack(OBSERVED[0][2]) == ({1: 1, 2: 2, b"x": 3},)
+
+
+def test_keys_python_cannot_keep_apart(lua: LuaRuntime) -> None:
+    """Lua keeps true apart from 1 (and false from 0); a dict would merge them and lose
+    a value, so Python refuses such a table instead, in any order of the keys."""
+    for expr in ("{[true]=1, [1]=true}", "{'a', [true]='t'}", "{[false]='f', [0]='z'}",
+                 "{[0]='z', [false]='f', x=1}"):
+        with pytest.raises(ValueError, match="are one key in Python$"):
+            pyseri.unpack(lpack(lua, expr))
+    crafted = bytes.fromhex("06 09 0c61 0a01 0c62 00")  # true="a", 1="b", hash part only
+    with pytest.raises(ValueError, match="^table keys 1 and True are one key in Python$"):
+        pyseri.unpack(crafted)
+    assert pyseri.unpack(lpack(lua, "{[true]=1, [false]=0, [2]=2}")) == (
+        {True: 1, False: 0, 2: 2},)
+    assert pyseri.unpack(lpack(lua, "{[1.5]=1, [0.5]=0}")) == ({1.5: 1, 0.5: 0},)
+
+
+def test_nan_key_is_refused(lua: LuaRuntime) -> None:
+    """No Lua table holds a NaN key: both unpackers refuse one with the same message,
+    and Python's pack refuses to write one (it did, and no Lua could read it back)."""
+    wire = b"\x06\x0ca\x02" + b"\x42" + struct.pack("<d", math.nan) + b"\x0a\x01\x00"
+    assert both_refuse(lua, wire) == "Invalid serialize stream (table index is NaN at byte 5)"
+    with pytest.raises(ValueError, match="^table index is NaN$"):
+        pyseri.pack({math.nan: 1})
+    assert pyseri.unpack(pyseri.pack({b"v": math.nan}))[0][b"v"] != 0  # a NaN value is fine
+
+
+def test_integral_float_keys_pack_as_lua_does(lua: LuaRuntime) -> None:
+    """Lua turns an integral float key into an integer; Python's pack now does the same,
+    so the bytes match (it wrote a float key before)."""
+    assert pyseri.pack({0.0: True}) == lpack(lua, "{[0.0]=true}") == bytes.fromhex("06020900")
+    assert pyseri.pack({1.0: b"a", 2.0: b"b"}) == lpack(lua, "{[1.0]='a', [2.0]='b'}") == (
+        pyseri.pack([b"a", b"b"]))
+    assert pyseri.pack({-0.0: 1}) == lpack(lua, "{[-0.0]=1}")
+    assert pyseri.pack({2.5: 1}) == lpack(lua, "{[2.5]=1}")
+    assert pyseri.pack({1e300: 1}) == lpack(lua, "{[1e300]=1}")
+    assert pyseri.pack({2.0**63: 1}) == lpack(lua, "{[2^63]=1}")  # no int64: stays a float
+
+
+def test_unpack_size_argument(lua: LuaRuntime) -> None:
+    """unpack(msg, sz) reads the first sz bytes; sz <= 0 is no bytes (a negative sz read
+    the stream counted from its end, as string.sub does)."""
+    wire = pyseri.pack(1, 2, 3)
+    count = lua.eval(b"function(w, sz) return select('#', seri.unpack(w, sz)) end")
+    assert [count(wire, sz) for sz in (-2, -1, 0, 2, 4, 6, 99)] == [0, 0, 0, 1, 2, 3, 3]
+
+
+DEPTH_PROGRAM = r"""
+local skynet = require "skynet"
+local function nested(levels, inner)
+    local t = inner
+    for _ = 1, levels do t = { t } end
+    return t
+end
+local function hex(s)
+    return (s:gsub(".", function(c) return string.format("%02x", c:byte()) end))
+end
+local function try(name, f, ...)
+    local ok, r = pcall(f, ...)
+    skynet.error(name, ok and hex(r) or r)
+end
+skynet.start(function()
+    try("pack32", skynet.packstring, nested(32, 1))
+    try("pack33", skynet.packstring, nested(33, 1))
+    try("pack33empty", skynet.packstring, nested(32, {}))
+    try("pack34empty", skynet.packstring, nested(33, {}))
+    local cycle = {}
+    cycle[1] = cycle
+    try("packcycle", skynet.packstring, cycle)
+    local deep = string.rep("\14", 1000) .. "\10\1" .. string.rep("\0", 1000)
+    local ok, t = pcall(skynet.unpack, deep)
+    local n = 0
+    while ok and type(t) == "table" do n = n + 1 t = t[1] end
+    skynet.error("unpack1000", ok, n, t)
+    skynet.error("END")
+end)
+"""
+
+
+def test_depth_limit_matches_real_skynet(lua: LuaRuntime, tree, real_skynet: str) -> None:
+    """Pack fails where real skynet's fails, with its message; unpack is where we differ
+    (docs/differences.md): real skynet unpacks streams its own pack never writes."""
+    import realskynet
+
+    tree.write({"service/main.lua": DEPTH_PROGRAM})
+    config = tree.root / "config.real"
+    config.write_text('luaservice = "./service/?.lua"\nstart = "main"\nharbor = 0\n')
+    real = dict(ln.split(" ", 1) for ln in realskynet.run(config, real_skynet, cwd=tree.root)
+                if ln.startswith(("pack", "unpack")))
+    assert real["pack32"] == lpack(lua, nested_expr(32)).hex()
+    assert real["pack33empty"] == lpack(lua, nested_expr(33, "")).hex()
+    for name, expr in (("pack33", nested_expr(33)), ("pack34empty", nested_expr(34, "")),
+                       ("packcycle", "(function() local t = {} t[1] = t return t end)()")):
+        assert real[name] == DEPTH_ERR == lerror(lua, f"seri.pack({expr})")
+    assert real["unpack1000"] == "true 1000 1"
+    assert both_refuse(lua, b"\x0e" * 1000 + b"\x0a\x01" + b"\x00" * 1000) == (
+        unpack_depth_err(33))
 
 
 def test_truncating_any_pack_fails(lua: LuaRuntime) -> None:

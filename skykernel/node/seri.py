@@ -10,6 +10,11 @@ UTF-8; strings always unpack as bytes), list/tuple/dict -> table (a dict's keys
 1..n become the array part). A table with only an array part (including the
 empty table) unpacks to a list, any other table to a dict keyed 1..n for its
 array part plus its hash pairs, so a dict from Lua packs back to the same bytes.
+An integral float key packs as the integer Lua would make of it.
+
+unpack raises ValueError for a broken stream (`Invalid serialize stream (...)`), and for
+tables a dict cannot hold: a table as a key, or `true` beside `1` (`false` beside `0`),
+which Lua keeps apart and a dict would merge, losing a value.
 """
 
 from __future__ import annotations
@@ -18,7 +23,12 @@ import struct
 from typing import Any
 
 MAX_DEPTH = 32
-"""Items of a table nested deeper than this fail, exactly where skynet fails."""
+"""skynet's limit: a table nested deeper than this may exist but must be empty.
+
+pack fails where skynet's pack fails (`serialize can't pack too depth table`). unpack
+applies the same rule (`Invalid serialize stream (too depth table at byte N)`), so
+whatever unpacks packs again, and a crafted stream cannot recurse without bound.
+"""
 
 _NIL, _BOOL, _NUMBER, _USERDATA, _SHORT, _LONG, _TABLE = range(7)
 _I8, _I16, _I32, _I64, _F64 = (struct.Struct(f) for f in ("<B", "<H", "<i", "<q", "<d"))
@@ -66,6 +76,16 @@ def _array_size(d: dict) -> int:
     return n
 
 
+def _lua_key(k: float) -> float | int:
+    """The key a Lua table holds for float k: an integral float is that integer (Lua
+    normalises it, so it may land in the array part); NaN cannot be a key."""
+    if k != k:
+        raise ValueError("table index is NaN")
+    if k.is_integer() and -(2**63) <= k < 2**63:
+        return int(k)
+    return k
+
+
 def _pack_table(out: bytearray, items: list | tuple, pairs: list[tuple], depth: int) -> None:
     if depth > MAX_DEPTH and (items or pairs):
         raise ValueError("serialize can't pack too depth table")
@@ -101,6 +121,8 @@ def _pack_one(out: bytearray, v: Any, depth: int) -> None:
     elif isinstance(v, (list, tuple)):
         _pack_table(out, v, [], depth + 1)
     elif isinstance(v, dict):
+        if any(k.__class__ is float for k in v):
+            v = {_lua_key(k) if k.__class__ is float else k: x for k, x in v.items()}
         n = _array_size(v)
         items = [v[i] for i in range(1, n + 1)]
         pairs = [(k, x) for k, x in v.items() if not (type(k) is int and 1 <= k <= n)]
@@ -141,7 +163,8 @@ class _Reader:
             raise ValueError(f"Invalid serialize stream (bad number cookie {cookie})")
         return fmt.unpack(self.take(fmt.size))[0]
 
-    def value(self) -> Any:
+    def value(self, depth: int) -> Any:
+        """The next value; depth is how many tables enclose it."""
         h = self.take(1)[0]
         t, c = h & 7, h >> 3
         if t == _SHORT:
@@ -149,7 +172,7 @@ class _Reader:
         if t == _NUMBER:
             return self.number(c)
         if t == _TABLE:
-            return self.table(c)
+            return self.table(c, depth + 1)
         if t == _BOOL:
             return c != 0
         if t == _NIL:
@@ -161,32 +184,55 @@ class _Reader:
             return _I64.unpack(self.take(8))[0]
         raise ValueError(f"Invalid serialize stream (bad header 0x{h:02x} at byte {self.pos})")
 
-    def table(self, n: int) -> list | dict:
+    def table(self, n: int, depth: int) -> list | dict:
+        """The table whose header was the last byte read; depth counts it."""
+        start = self.pos  # its header's byte, counted from 1
         if n == 31:
             h = self.take(1)[0]
             if h & 7 != _NUMBER or h >> 3 == 8:
                 raise ValueError(f"Invalid serialize stream (bad array size at byte {self.pos})")
             n = self.number(h >> 3)
-        items = [self.value() for _ in range(n)]
-        if self.data[self.pos : self.pos + 1] == b"\x00":
+        if depth > MAX_DEPTH and (n > 0 or not self.at_nil()):
+            raise ValueError(f"Invalid serialize stream (too depth table at byte {start})")
+        items = [self.value(depth) for _ in range(n)]
+        if self.at_nil():
             self.pos += 1
             return items
         d: dict = dict(enumerate(items, 1))
-        while (k := self.value()) is not None:
+        # Lua keeps true/false apart from 1/0; a dict cannot: which kind holds each.
+        kinds = {1: False} if items else {}
+        while True:
+            at = self.pos + 1
+            k = self.value(depth)
+            if k is None:
+                return d
+            if k.__class__ is not bytes:
+                self.check_key(k, at, kinds)
             try:
-                d[k] = self.value()
+                d[k] = self.value(depth)
             except TypeError:
                 raise ValueError(f"table key {k!r} has no Python equivalent") from None
-        return d
+
+    def at_nil(self) -> bool:
+        """Whether the next byte is a nil (a table's end), whatever its cookie."""
+        p = self.pos
+        return p < len(self.data) and self.data[p] & 7 == _NIL
+
+    @staticmethod
+    def check_key(k: Any, at: int, kinds: dict[int, bool]) -> None:
+        if k != k:
+            raise ValueError(f"Invalid serialize stream (table index is NaN at byte {at})")
+        is_bool = k.__class__ is bool
+        if is_bool or (k.__class__ in (int, float) and (k == 0 or k == 1)):
+            if kinds.setdefault(int(k), is_bool) != is_bool:
+                raise ValueError(f"table keys {k!r} and {int(k) if is_bool else bool(k)} "
+                                 "are one key in Python")
 
 
 def unpack(data: bytes | bytearray | memoryview) -> tuple:
     """Unpack every value in data, as skynet.unpack(msg, sz) does."""
     r = _Reader(bytes(data))
     out = []
-    try:
-        while r.pos < len(r.data):
-            out.append(r.value())
-    except RecursionError:
-        raise ValueError("Invalid serialize stream (tables nested too deep)") from None
+    while r.pos < len(r.data):
+        out.append(r.value(0))
     return tuple(out)

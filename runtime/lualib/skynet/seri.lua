@@ -11,6 +11,9 @@ local mtype = math.type
 local char, sbyte, ssub, spack, sunpack = string.char, string.byte, string.sub, string.pack, string.unpack
 local concat, tunpack = table.concat, table.unpack
 
+-- skynet's limit: a table nested more than MAX_DEPTH deep may exist but must be empty.
+-- unpack applies the same rule, so whatever unpacks can be packed again, and a crafted
+-- stream cannot recurse without bound (real skynet's C unpack crashes on such a stream).
 local MAX_DEPTH = 32
 
 -- Header bytes as strings, made on first use (at most 256 each, usually a dozen):
@@ -139,8 +142,9 @@ local function invalid(pos, what)
 end
 
 -- Reads the value whose header is at s[pos]; returns it and the next position.
--- The caller trims s to the stream length, so reading past #s means truncation.
-local function unpack_value(s, pos)
+-- depth is how many tables enclose it. The caller trims s to the stream length, so
+-- reading past #s means truncation.
+local function unpack_value(s, pos, depth)
 	local h, b1 = sbyte(s, pos, pos + 1)
 	if not h then
 		invalid(pos, "truncated")
@@ -173,6 +177,7 @@ local function unpack_value(s, pos)
 		end
 		invalid(pos, "truncated number")
 	elseif t == 6 then
+		local hpos = pos
 		pos = pos + 1
 		local asize = c
 		if c == 31 then
@@ -180,7 +185,14 @@ local function unpack_value(s, pos)
 			if not nh or nh & 7 ~= 2 or nh >> 3 == 8 then
 				invalid(pos, "bad array size")
 			end
-			asize, pos = unpack_value(s, pos)
+			asize, pos = unpack_value(s, pos, depth)
+		end
+		depth = depth + 1 -- this table's items are one level deeper
+		if depth > MAX_DEPTH then -- pack's rule: only an empty table may sit this deep
+			local nb = sbyte(s, pos)
+			if asize > 0 or not nb or nb & 7 ~= 0 then
+				invalid(hpos, "too depth table")
+			end
 		end
 		local tab, k, v -- small arrays sized by a constructor: no regrowth while filling
 		if asize == 0 or asize > 8 then
@@ -195,7 +207,7 @@ local function unpack_value(s, pos)
 			if ih == 10 and b then -- small integer, inlined
 				tab[i], pos = b, pos + 2
 			else
-				v, pos = unpack_value(s, pos)
+				v, pos = unpack_value(s, pos, depth)
 				tab[i] = v
 			end
 		end
@@ -210,12 +222,15 @@ local function unpack_value(s, pos)
 				end
 				k, pos = ssub(s, pos + 1, e), e + 1
 			else
-				k, pos = unpack_value(s, pos)
+				local kpos = pos
+				k, pos = unpack_value(s, pos, depth)
 				if k == nil then
 					return tab, pos
+				elseif k ~= k then -- Lua's own error here would carry no stream position
+					invalid(kpos, "table index is NaN")
 				end
 			end
-			v, pos = unpack_value(s, pos)
+			v, pos = unpack_value(s, pos, depth)
 			tab[k] = v
 		end
 	elseif t == 1 then
@@ -248,20 +263,23 @@ local function unpack(s, sz)
 		return
 	end
 	if sz and sz < #s then -- a prefix of the string is the stream
+		if sz <= 0 then -- not a count from the end, as ssub would take it: no bytes
+			return
+		end
 		s = ssub(s, 1, sz)
 	end
 	local len = #s
 	if len == 0 then
 		return
 	end
-	local v, pos = unpack_value(s, 1)
+	local v, pos = unpack_value(s, 1, 0)
 	if pos > len then
 		return v
 	end
 	local out, n = { v }, 1
 	repeat
 		n = n + 1
-		v, pos = unpack_value(s, pos)
+		v, pos = unpack_value(s, pos, 0)
 		out[n] = v
 	until pos > len
 	return tunpack(out, 1, n)
