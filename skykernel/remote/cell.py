@@ -128,7 +128,8 @@ def wrap(source: str, *, session: str, name: str = "cell", reset: bool = False
 
 
 _ESCAPED = re.compile(r"^\\(\\*<CMD )", re.M)
-_MACHINERY = re.compile(r"\[C\]: in function 'xpcall'|\(\.\.\.tail calls\.\.\.\)")
+# xpcall's frame: "in function 'xpcall'" in Lua 5.4 (skynet 1.8), "in global" in 5.5 (master)
+_MACHINERY = re.compile(r"\[C\]: in \w+ 'xpcall'|\(\.\.\.tail calls\.\.\.\)")
 
 
 def _unescape(text: str) -> str:
