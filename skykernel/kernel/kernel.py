@@ -41,14 +41,16 @@ MAX_OUTPUT = 1_000_000
 DEFAULT_TARGET = "notebook"
 
 
-def notebook_config(path: str | None = None):
-    """The in-process node's config: the notebook's `service/` and `lualib/` first."""
+def notebook_config(path: str | None = None, lua: str | None = None):
+    """The in-process node's config: the notebook's `service/` and `lualib/` first. `lua`
+    is the kernel's Lua version, for a config file that does not name one."""
     # The node (and lupa) load when the node boots, after the first kernel_info reply.
     from ..node.config import default_config, load_config
 
     if path:
-        return load_config(path)
+        return load_config(path, lua=lua)
     return default_config(
+        lua=lua,
         start=DEFAULT_TARGET,
         harbor="0",
         luaservice="./service/?.lua;./service/?/init.lua",
@@ -61,15 +63,9 @@ class SkynetKernel(Kernel):
     implementation = "skykernel"
     implementation_version = __version__
     language = "lua"
-    language_version = "5.4"
-    language_info = {
-        "name": "lua",
-        "version": "5.4",
-        "mimetype": "text/x-lua",
-        "file_extension": ".lua",
-        "codemirror_mode": "lua",
-        "pygments_lexer": "lua",
-    }
+    #: The Lua this kernel runs (its kernelspec's `--lua`); None: the default (5.4, or
+    #: $SKYKERNEL_LUA). A `%boot` config that names another one wins while it runs.
+    lua_version: str | None = None
     banner = (f"skykernel {__version__}: a skynet node in this kernel; "
               "cells are Lua injected into a service (%help)")
     help_links = [{"text": "skykernel magics", "url": "https://github.com/search?q=skykernel"}]
@@ -97,6 +93,42 @@ class SkynetKernel(Kernel):
         self._main_thread = threading.get_ident()
         self.session_key = f"kernel-{os.getpid()}"
 
+    @classmethod
+    def speaking(cls, lua: str | None) -> type[SkynetKernel]:
+        """The kernel class for Lua `lua` (None: the default)."""
+        if lua is None:
+            return cls
+
+        class Kernel(cls):  # type: ignore[valid-type,misc]
+            lua_version = lua
+
+        return Kernel
+
+    @property
+    def lua(self) -> str:
+        """The Lua version cells run in: the node's, or the one the next boot gets."""
+        node = getattr(self, "node", None)
+        if node is not None:
+            return node.config.lua
+        from ..node.luaversion import default_version
+
+        return self.lua_version or default_version()
+
+    @property
+    def language_version(self) -> str:
+        return self.lua
+
+    @property
+    def language_info(self) -> dict[str, Any]:
+        return {
+            "name": "lua",
+            "version": self.lua,
+            "mimetype": "text/x-lua",
+            "file_extension": ".lua",
+            "codemirror_mode": "lua",
+            "pygments_lexer": "lua",
+        }
+
     @property
     def kernel_info(self) -> dict[str, Any]:
         # ipykernel's version imports its debugger (debugpy) to list it as a feature: a
@@ -115,8 +147,8 @@ class SkynetKernel(Kernel):
 
     @property
     def syntax(self) -> LuaSyntax:
-        if self._syntax is None:
-            self._syntax = LuaSyntax()
+        if self._syntax is None or self._syntax.version != self.lua:
+            self._syntax = LuaSyntax(self.lua)  # 5.5 has syntax 5.4 lacks, and the reverse
         return self._syntax
 
     def load_magic_groups(self) -> None:
@@ -197,7 +229,7 @@ class SkynetKernel(Kernel):
         from ..node.node import Node, check_bootable
 
         try:
-            config = notebook_config(config_path)
+            config = notebook_config(config_path, self.lua_version)
             check_bootable(config)
         except ConfigError as e:
             kept = " (the running node is untouched)" if self.node is not None else ""

@@ -25,18 +25,24 @@ end
 return check, expression
 """
 
-# Frames that belong to the runtime, not to the user's code.
+# Frames that belong to the runtime, not to the user's code. Lua 5.4 names a C function
+# by its global name ("in function 'xpcall'"), 5.5 by how it was called ("in upvalue
+# 'xpcall'", "in global 'error'").
 _RUNTIME_FRAME = re.compile(
-    r"runtime/lualib/(skynet|skykernel|loader)|^\s*\[C\]: in (function '(xpcall|pcall|"
-    r"error)'|\?)|^\s*\(\.\.\.tail calls\.\.\.\)"
+    r"runtime/lualib/(skynet|skykernel|loader)|^\s*\[C\]: in (\w+ '(xpcall|pcall|error)'|\?)"
+    r"|^\s*\(\.\.\.tail calls\.\.\.\)"
 )
 
 
 class LuaSyntax:
-    def __init__(self) -> None:
-        from ..node.luastate import new_state
+    """Lua's parser of one version: the node's, since 5.5 accepts code 5.4 refuses
+    (`global` declarations) and refuses code 5.4 accepts (assigning a loop variable)."""
 
-        self._lua = new_state(unpack_returned_tuples=False)
+    def __init__(self, version: str | None = None) -> None:
+        from ..node.luastate import default_version, new_state
+
+        self.version = version or default_version()
+        self._lua = new_state(version=self.version, unpack_returned_tuples=False)
         self._check, self._expression = self._lua.execute(_CHECK)
 
     def is_complete(self, code: str) -> str:
