@@ -279,3 +279,77 @@ def test_a_boot_config_that_names_a_version_wins_and_is_reported(kernels) -> Non
     assert execute(kc, "%boot same.cfg")[0]["status"] == "ok"  # no key: the kernel's own
     assert execute(kc, "return _VERSION")[1] == '"Lua 5.5"'
     assert language_version(kc) == "5.5"
+
+
+# --- against real skynet: master is Lua 5.5, 1.8 is Lua 5.4 ---------------------------
+
+LANGUAGE = r"""
+local skynet = require "skynet"
+local function try(name, f, ...)
+    local ok, r = pcall(f, ...)
+    skynet.error(name, ok, tostring(r))
+end
+local function compiles(name, code)
+    local f, err = load(code, "=probe")
+    skynet.error(name, f ~= nil, tostring(err))
+end
+skynet.start(function()
+    skynet.error("version", _VERSION)
+    compiles("global declaration", "global x = 1; return x")
+    compiles("global as a name", "local global = 1; return global")
+    compiles("assign to a loop variable", "for i = 1, 2 do i = 3 end")
+    compiles("const", "local c <const> = 1; c = 2")
+    skynet.error("numbers", 2^63, 1e100, -0.0, 7 // 0.0, 3 / 2, 1 // 1, math.maxinteger + 0.0)
+    skynet.error("length", #{1, 2, 3, nil}, #"abc", select("#", table.unpack({1, 2}, 1, 4)))
+    skynet.error("new functions", type(table.create), type(utf8.char), type(math.ult))
+    try("index nil", function() local t; return t.x end)
+    try("call nil", function() return undefined_function() end)
+    try("arith on a table", function() return {} + 1 end)
+    try("compare", function() return 1 < "x" end)
+    try("concat", function() return "a" .. {} end)
+    try("bad argument", string.rep)
+    try("error with a table", error, setmetatable({}, {__tostring = function() return "T" end}))
+    try("tointeger of a string", math.tointeger, "8")
+    try("string to number", function() return "10" + 1 end)
+    try("loop to maxinteger", function()
+        local n = 0
+        for _ = math.maxinteger - 1, math.maxinteger do n = n + 1 end
+        return n
+    end)
+    skynet.error("format", string.format("%5.2f|%d|%q|%s", 3.14159, 42, "a\0b", 1e15))
+    skynet.error("END")
+end)
+"""
+
+
+@pytest.mark.parametrize(("build", "lua"), [("master", "5.5"), ("1.8", "5.4")])
+def test_the_language_is_the_builds(tree: Tree, build: str, lua: str) -> None:
+    """The same program on real skynet and on a node of the same Lua logs the same lines:
+    what a service sees of its language (new syntax, error texts, number formatting)."""
+    import realskynet
+
+    if build not in realskynet.builds():
+        pytest.skip(realskynet.missing_message() + f" (build {build})")
+    tree.write({"service/main.lua": LANGUAGE})
+    config = tree.root / "config.real"
+    config.write_text('luaservice = "./service/?.lua"\nstart = "main"\nharbor = 0\n')
+    real = realskynet.run(config, build, cwd=tree.root)
+    ours = tree.run(config=f'lua = "{lua}"\n')
+
+    def program(lines: list[str]) -> list[str]:
+        start = next(i for i, ln in enumerate(lines) if ln.startswith("version"))
+        return lines[start : lines.index("END", start)]
+
+    assert program(ours) == program(real)
+    assert program(ours)[0] == f"version Lua {lua}"
+
+
+@pytest.mark.parametrize(("lua", "text"), [("5.4", "0.33333333333333"),
+                                           ("5.5", "0.33333333333333331")])
+def test_config_numbers_read_as_the_nodes_lua_writes_them(tree: Tree, no_env, lua: str,
+                                                         text: str) -> None:
+    """skynet hands every key to getenv as text, in its Lua's number format."""
+    Path("config").write_text(f'lua = "{lua}"\nthird = 1 / 3\nhalf = 0.5\nn = 7\n')
+    for default in luastate.VERSIONS:
+        values = load_config("config", lua=default).values
+        assert (values["third"], values["half"], values["n"]) == (text, "0.5", "7")

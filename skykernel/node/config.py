@@ -389,7 +389,9 @@ def load_config(path: str, environ: Mapping[str, str] | None = None, *,
 
     The key ``lua`` ("5.4" or "5.5") is ours: the Lua version the node runs. A file
     without it gets ``lua`` (a kernel passes its own), else the environment variable
-    ``SKYKERNEL_LUA``, else 5.4. The file itself is read by a state of that default.
+    ``SKYKERNEL_LUA``, else 5.4. The file itself is read by a state of that default;
+    its floats are written as the chosen version writes them (5.5 keeps up to 17
+    digits where 5.4 rounds to 14), as skynet of that Lua would hold them.
     """
     default_lua = _default_lua(lua)
     loader = _Loader(path, os.environ if environ is None else environ)
@@ -403,6 +405,7 @@ def load_config(path: str, environ: Mapping[str, str] | None = None, *,
         raise ConfigError(f"config error: {loader.rename(message)}") from None
 
     values: dict[str, str] = {}
+    floats: dict[str, float] = {}
     tostring = state.eval("tostring")
     for raw_key, value in result.items():
         if not isinstance(raw_key, bytes):
@@ -412,6 +415,8 @@ def load_config(path: str, environ: Mapping[str, str] | None = None, *,
             values[key] = "true" if value else "false"
         elif isinstance(value, int | float):
             values[key] = tostring(value).decode("ascii")
+            if isinstance(value, float):
+                floats[key] = value
         elif isinstance(value, bytes):
             values[key] = value.decode("utf-8", "surrogateescape")
         else:
@@ -426,4 +431,8 @@ def load_config(path: str, environ: Mapping[str, str] | None = None, *,
         default_lua=default_lua,
     )
     config.validate()  # a bad number or version should fail at load time
+    if floats and config.lua != default_lua:
+        tostring = new_state(version=config.lua).eval("tostring")
+        for key, value in floats.items():
+            config.values[key] = tostring(value).decode("ascii")
     return config
