@@ -8,6 +8,8 @@ skykernel also runs `thread = 1` for sends and 8-way calls, to show how they sca
 
     python bench/bench_node.py [ROUNDS]          (default 5)
     ONLY=send,call python bench/bench_node.py    (a subset)
+    LUA=5.4,5.5 python bench/bench_node.py       (skykernel on each Lua, side by side;
+                                                  default: $SKYKERNEL_LUA, else 5.4)
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))  # skykernel, from a checkout
 
 import sidebyside  # noqa: E402
+
+from skykernel.node.luaversion import check_version, default_version  # noqa: E402
 
 BENCH = r"""
 local skynet = require "skynet"
@@ -140,14 +145,17 @@ SCALING = ("send", "call8")
 TARGETS = {"send": 1.0, "call": 1.0, "call8": 1.0, "newservice": 1.0, "pack": 0.5}
 
 
-def config(case: str, n: int, threads: int) -> str:
+def config(case: str, n: int, threads: int, lua: str | None = None) -> str:
+    """The benchmark's config; `lua` (skykernel's key) picks the Lua version."""
     return (f'luaservice = "./service/?.lua"\nstart = "bench"\nharbor = 0\n'
-            f'thread = {threads}\nbench = "{case}"\nbench_n = "{n}"\n')
+            f'thread = {threads}\nbench = "{case}"\nbench_n = "{n}"\n'
+            + (f'lua = "{lua}"\n' if lua else ""))
 
 
 def main() -> int:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     only = os.environ.get("ONLY", ",".join(CASES)).split(",")
+    versions = [check_version(v) for v in os.environ.get("LUA", default_version()).split(",")]
     builds = sidebyside.builds()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -157,21 +165,31 @@ def main() -> int:
             cfg = sidebyside.write_tree(root / case, SERVICES, config(case, n, 2))
             for build in builds:
                 runners[f"{case} {build}"] = (lambda c=cfg, b=build: sidebyside.run_real(c, b))
-            runners[f"{case} skykernel"] = lambda c=cfg: sidebyside.run_skykernel(c)
-            if case in SCALING:
-                one = sidebyside.write_tree(root / f"{case}-1", SERVICES, config(case, n, 1))
-                runners[f"{case} skykernel thread=1"] = lambda c=one: sidebyside.run_skykernel(c)
+            for v in versions:
+                cfg = sidebyside.write_tree(root / f"{case}-lua{v}", SERVICES,
+                                            config(case, n, 2, v))
+                runners[f"{case} skykernel {v}"] = lambda c=cfg: sidebyside.run_skykernel(c)
+                if case in SCALING:
+                    one = sidebyside.write_tree(root / f"{case}-lua{v}-1", SERVICES,
+                                                config(case, n, 1, v))
+                    runners[f"{case} skykernel {v} thread=1"] = (
+                        lambda c=one: sidebyside.run_skykernel(c))
         runs = sidebyside.interleave(rounds, runners)
 
     def value(case: str, who: str) -> float:
         return sidebyside.median(runs[f"{case} {who}"], case)
 
+    def labelled(case: str, v: str) -> str:
+        return CASES[case][2] + (f" (Lua {v})" if len(versions) > 1 else "")
+
+    width = 28 + (10 if len(versions) > 1 else 0)
     head = "".join(f"{'skynet ' + b:>16}{'ratio':>7}" for b in builds)
-    print(f"{'benchmark (thread = 2)':<28}{'skykernel':>14}  {'':<8}{head}  target")
-    for case in only:
-        n, unit, label = CASES[case]
-        ours = value(case, "skykernel")
-        row = f"{label:<28}{ours:>14,.1f}  {unit:<8}"
+    skykernel = "skykernel" + ("" if len(versions) > 1 else f" {versions[0]}")
+    print(f"{'benchmark (thread = 2)':<{width}}{skykernel:>14}  {'':<8}{head}  target")
+    for case, v in ((case, v) for case in only for v in versions):
+        unit = CASES[case][1]
+        ours = value(case, f"skykernel {v}")
+        row = f"{labelled(case, v):<{width}}{ours:>14,.1f}  {unit:<8}"
         ratios = []
         for build in builds:
             theirs = value(case, build)
@@ -187,10 +205,11 @@ def main() -> int:
         print(row)
     scaled = [c for c in SCALING if c in only]
     if scaled:
-        print(f"\n{'skykernel scaling':<28}{'thread = 1':>14}{'thread = 2':>14}{'2 vs 1':>9}")
-        for case in scaled:
-            one, two = value(case, "skykernel thread=1"), value(case, "skykernel")
-            print(f"{CASES[case][2]:<28}{one:>14,.1f}{two:>14,.1f}{two / one:>8.2f}x")
+        print(f"\n{'skykernel scaling':<{width}}{'thread = 1':>14}{'thread = 2':>14}"
+              f"{'2 vs 1':>9}")
+        for case, v in ((case, v) for case in scaled for v in versions):
+            one, two = value(case, f"skykernel {v} thread=1"), value(case, f"skykernel {v}")
+            print(f"{labelled(case, v):<{width}}{one:>14,.1f}{two:>14,.1f}{two / one:>8.2f}x")
     print(f"\nmedians of {rounds} interleaved rounds; master is skynet on Lua 5.5, 1.8 on Lua 5.4")
     return 0
 

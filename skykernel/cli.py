@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p_run = sub.add_parser("run", help="run a skynet config file headless, log to stdout")
     p_run.add_argument("config")
-    p_install = sub.add_parser("install", help="install the Jupyter kernelspec")
+    p_install = sub.add_parser("install", help="install the Jupyter kernelspecs")
     where = p_install.add_mutually_exclusive_group()
     where.add_argument("--user", action="store_true")
     where.add_argument("--sys-prefix", action="store_true")
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         return run(args.config)
     from .install import install
 
-    print(install(user=args.user, sys_prefix=args.sys_prefix, prefix=args.prefix))
+    print("\n".join(install(user=args.user, sys_prefix=args.sys_prefix, prefix=args.prefix)))
     return 0
 
 

@@ -1,8 +1,14 @@
-"""Install the `skynet` kernelspec for environments other than the one Jupyter runs in.
+"""Install the `skynet` kernelspecs for environments other than the one Jupyter runs in.
 
-`pip install .` already installs a kernelspec through the wheel's shared data, whose
-`python` is resolved by jupyter_client. For a Jupyter living elsewhere, the spec must
-name this interpreter by absolute path; that is what this writes.
+There is one kernel per Lua version, so that a notebook runs the Lua its servers run:
+`skynet`, "Skynet (Lua 5.4)" as skynet 1.8, and `skynet-lua55`, "Skynet (Lua 5.5)" as
+skynet master. The 5.4 kernel passes no version: it runs the default, 5.4 unless the
+environment variable SKYKERNEL_LUA says otherwise (that is how the test suite runs its
+kernels on 5.5).
+
+`pip install .` already installs both through the wheel's shared data, whose `python` is
+resolved by jupyter_client. For a Jupyter living elsewhere, a spec must name this
+interpreter by absolute path; that is what this writes.
 """
 
 from __future__ import annotations
@@ -12,28 +18,40 @@ import sys
 import tempfile
 from pathlib import Path
 
+#: kernel name -> (display name, the `--lua` the kernel is started with, if any)
+KERNELS: dict[str, tuple[str, str | None]] = {
+    "skynet": ("Skynet (Lua 5.4)", None),
+    "skynet-lua55": ("Skynet (Lua 5.5)", "5.5"),
+}
 KERNEL_NAME = "skynet"
-DISPLAY_NAME = "Skynet (Lua 5.4)"
+DISPLAY_NAME = KERNELS[KERNEL_NAME][0]
 
 
-def kernel_spec(executable: str | None = None) -> dict:
+def kernel_spec(executable: str | None = None, name: str = KERNEL_NAME) -> dict:
+    display_name, lua = KERNELS[name]
+    argv = [executable or sys.executable, "-m", "skykernel.kernel"]
+    if lua is not None:
+        argv.append(f"--lua={lua}")
     return {
-        "argv": [executable or sys.executable, "-m", "skykernel.kernel", "-f", "{connection_file}"],
-        "display_name": DISPLAY_NAME,
+        "argv": [*argv, "-f", "{connection_file}"],
+        "display_name": display_name,
         "language": "lua",
         "interrupt_mode": "signal",
         "metadata": {"debugger": False},
     }
 
 
-def install(user: bool = False, sys_prefix: bool = False, prefix: str | None = None) -> str:
-    """Write the spec and return where it went."""
+def install(user: bool = False, sys_prefix: bool = False, prefix: str | None = None
+            ) -> list[str]:
+    """Write every spec and return where they went."""
     from jupyter_client.kernelspec import KernelSpecManager
 
     if sys_prefix:
         prefix = sys.prefix
-    with tempfile.TemporaryDirectory() as tmp:
-        Path(tmp, "kernel.json").write_text(json.dumps(kernel_spec(), indent=2))
-        return KernelSpecManager().install_kernel_spec(
-            tmp, KERNEL_NAME, user=user, prefix=prefix
-        )
+    installed = []
+    for name in KERNELS:
+        with tempfile.TemporaryDirectory() as tmp:
+            Path(tmp, "kernel.json").write_text(json.dumps(kernel_spec(name=name), indent=2))
+            installed.append(KernelSpecManager().install_kernel_spec(
+                tmp, name, user=user, prefix=prefix))
+    return installed

@@ -18,12 +18,26 @@ import pytest
 
 from skykernel.node.config import load_config
 from skykernel.node.logger import Logger
+from skykernel.node.luaversion import VERSION_ENV, LuaVersionError, default_version
 from skykernel.node.node import Node
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = Path(__file__).resolve().parent / "services"
 
 DEFAULT_CONFIG = 'luaservice = "./service/?.lua;./service/?/init.lua"\nharbor = 0\n'
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every node, kernel and bare state the tests build without naming a Lua version
+    follows SKYKERNEL_LUA (5.4 when unset): a bad value stops the run here, named."""
+    try:
+        default_version()
+    except LuaVersionError as e:
+        raise pytest.UsageError(str(e)) from None
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"skykernel: Lua {default_version()} ({VERSION_ENV}={os.environ.get(VERSION_ENV, '')})"
 
 
 def write_tree(root: Path, files: dict[str, str]) -> Path:

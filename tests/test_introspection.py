@@ -9,8 +9,8 @@ import json
 from typing import Any
 
 import pytest
-from lupa import lua54
 
+from skykernel.node import luastate
 from skykernel.node.inject import inject
 from skykernel.node.node import Node
 from skykernel.views.chain import ProtocolChainView
@@ -35,8 +35,9 @@ end)
 
 
 def bare_state() -> Any:
-    """A plain Lua 5.4 state whose `print` collects output: no skynet, no skykernel."""
-    lua = lua54.LuaRuntime(register_eval=False)
+    """A plain state of the suite's Lua whose `print` collects output: no skynet, no
+    skykernel."""
+    lua = luastate.module().LuaRuntime(register_eval=False)
     lua.execute("OUT = {} function print(s) OUT[#OUT + 1] = s end")
     return lua
 

@@ -8,13 +8,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from lupa.lua54 import LuaError, LuaRuntime
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # the package may not be installed into the venv
     sys.path.insert(0, str(ROOT))
 
 from skykernel.node import seri as pyseri  # noqa: E402
+from skykernel.node.luastate import LuaError, module  # noqa: E402
+
+LuaRuntime = module().LuaRuntime  # the suite's Lua (SKYKERNEL_LUA), as services run it
 
 SERI_LUA = ROOT / "runtime" / "lualib" / "skynet" / "seri.lua"
 DEPTH_ERR = "serialize can't pack too depth table"

@@ -36,15 +36,9 @@ class SkynetKernel(Kernel):
     implementation = "skykernel"
     implementation_version = __version__
     language = "lua"
-    language_version = "5.4"
-    language_info = {
-        "name": "lua",
-        "version": "5.4",
-        "mimetype": "text/x-lua",
-        "file_extension": ".lua",
-        "codemirror_mode": "lua",
-        "pygments_lexer": "lua",
-    }
+    #: The Lua this kernel runs (its kernelspec's `--lua`); None: the default (5.4, or
+    #: $SKYKERNEL_LUA). A `%boot` config that names another one wins while it runs.
+    lua_version: str | None = None
     banner = (f"skykernel {__version__}: a skynet node in this kernel; "
               "cells are Lua injected into a service (%help)")
     help_links = [{"text": "skykernel magics", "url": "https://github.com/search?q=skykernel"}]
@@ -55,7 +49,8 @@ class SkynetKernel(Kernel):
         self.session_key = f"kernel-{os.getpid()}"
         self.waiter = Waiter()
         self.out = Output(self)
-        self.targets = Targets(self._on_log, self.waiter, self.session_key, self.out.warn)
+        self.targets = Targets(self._on_log, self.waiter, self.session_key, self.out.warn,
+                               self.lua_version)
         self.magics = Magics(self.context)
         self.history = History()
         self.out.on_result = self.history.record_output
@@ -91,6 +86,42 @@ class SkynetKernel(Kernel):
         target = await self.targets.current()
         return Context(target, self.targets, self.out, self.magics, self.python_ns)
 
+    @classmethod
+    def speaking(cls, lua: str | None) -> type[SkynetKernel]:
+        """The kernel class for Lua `lua` (None: the default)."""
+        if lua is None:
+            return cls
+
+        class Kernel(cls):  # type: ignore[valid-type,misc]
+            lua_version = lua
+
+        return Kernel
+
+    @property
+    def lua(self) -> str:
+        """The Lua version cells run in: the node's, or the one the next boot gets."""
+        node = getattr(self, "node", None)
+        if node is not None:
+            return node.config.lua
+        from ..node.luaversion import default_version
+
+        return self.lua_version or default_version()
+
+    @property
+    def language_version(self) -> str:
+        return self.lua
+
+    @property
+    def language_info(self) -> dict[str, Any]:
+        return {
+            "name": "lua",
+            "version": self.lua,
+            "mimetype": "text/x-lua",
+            "file_extension": ".lua",
+            "codemirror_mode": "lua",
+            "pygments_lexer": "lua",
+        }
+
     @property
     def kernel_info(self) -> dict[str, Any]:
         # ipykernel's version imports its debugger (debugpy) to list it as a feature: a
@@ -109,8 +140,8 @@ class SkynetKernel(Kernel):
 
     @property
     def syntax(self) -> LuaSyntax:
-        if self._syntax is None:
-            self._syntax = LuaSyntax()
+        if self._syntax is None or self._syntax.version != self.lua:
+            self._syntax = LuaSyntax(self.lua)  # 5.5 has syntax 5.4 lacks, and the reverse
         return self._syntax
 
     async def kernel_info_request(self, stream: Any, ident: Any, parent: Any) -> None:

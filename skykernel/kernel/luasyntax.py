@@ -21,10 +21,14 @@ end
 
 
 class LuaSyntax:
-    def __init__(self) -> None:
-        from ..node.luastate import new_state
+    """Lua's parser of one version: the node's, since 5.5 accepts code 5.4 refuses
+    (`global` declarations) and refuses code 5.4 accepts (assigning a loop variable)."""
 
-        self._lua = new_state(unpack_returned_tuples=False)
+    def __init__(self, version: str | None = None) -> None:
+        from ..node.luastate import default_version, new_state
+
+        self.version = version or default_version()
+        self._lua = new_state(version=self.version, unpack_returned_tuples=False)
         self._check = self._lua.execute(_CHECK)
 
     def is_complete(self, code: str) -> str:

@@ -27,14 +27,16 @@ _SNAPSHOT = "require('skykernel.swaps').snapshot(_U, _P)"
 _DIFF = "print(require('skykernel.swaps').diff(_U, _P))"
 
 
-def notebook_config(path: str | None = None) -> Any:
-    """The in-process node's config: the notebook's `service/` and `lualib/` first."""
+def notebook_config(path: str | None = None, lua: str | None = None) -> Any:
+    """The in-process node's config: the notebook's `service/` and `lualib/` first. `lua`
+    is the kernel's Lua version, for a config file that does not name one."""
     # The node (and lupa) load when the node boots, after the first kernel_info reply.
     from ..node.config import default_config, load_config
 
     if path:
-        return load_config(path)
+        return load_config(path, lua=lua)
     return default_config(
+        lua=lua,
         start=DEFAULT_SERVICE,
         harbor="0",
         luaservice="./service/?.lua;./service/?/init.lua",
@@ -46,8 +48,9 @@ def notebook_config(path: str | None = None) -> Any:
 class InProcessNode:
     """The node inside the kernel: booted on first need, rebooted by %boot."""
 
-    def __init__(self, on_log: Callable[[LogLine], None]) -> None:
+    def __init__(self, on_log: Callable[[LogLine], None], lua: str | None = None) -> None:
         self.on_log = on_log
+        self.lua = lua  # the kernel's Lua version (None: the default)
         self.node: Node | None = None
         self.default: int | None = None
         self._lock: asyncio.Lock | None = None
@@ -70,7 +73,7 @@ class InProcessNode:
         from ..node.node import Node, check_bootable
 
         try:
-            config = notebook_config(config_path)
+            config = notebook_config(config_path, self.lua)
             check_bootable(config)
         except ConfigError as e:
             kept = " (the running node is untouched)" if self.node is not None else ""

@@ -28,8 +28,8 @@ class Targets:
     """Where cells run (`current`), and the nodes the kernel can reach."""
 
     def __init__(self, on_log: Callable[[LogLine], None], waiter: Waiter, session: str,
-                 warn: Callable[[str], None]) -> None:
-        self.local = InProcessNode(on_log)
+                 warn: Callable[[str], None], lua: str | None = None) -> None:
+        self.local = InProcessNode(on_log, lua)
         self._remotes: Remotes | None = None
         self.waiter = waiter
         self.session = session

@@ -60,8 +60,8 @@ def digest(source: bytes) -> str:
 class CodeCache:
     """One per node. Compiles once per file and generation; a hit costs no parsing."""
 
-    def __init__(self, stripped: frozenset[str] = frozenset(), thinned: str | None = None
-                 ) -> None:
+    def __init__(self, stripped: frozenset[str] = frozenset(), thinned: str | None = None,
+                 lua: str | None = None) -> None:
         # Every service carries its own copy of every prototype it loads, so the runtime's
         # own files shed what nobody reads: files under `thinned` lose their locals' names
         # (lines and upvalue names stay, for errors and inject's _U/_P), and the `stripped`
@@ -70,7 +70,8 @@ class CodeCache:
         self.thinned = thinned
         self._absent: set[str] = set()
         self._lock = threading.RLock()
-        self._compiler = new_state(unpack_returned_tuples=False)
+        # Bytecode is only good for the Lua version that made it: the node's (`lua`).
+        self._compiler = new_state(version=lua, unpack_returned_tuples=False)
         self._compile = self._compiler.execute(_COMPILER)
         self.generation = 1
         self.generations: dict[int, Generation] = {1: Generation(1)}

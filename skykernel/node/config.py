@@ -21,7 +21,15 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .luastate import LuaError, lua_type, new_state
+from .luastate import (
+    VERSIONS,
+    LuaError,
+    LuaVersionError,
+    check_version,
+    default_version,
+    lua_type,
+    new_state,
+)
 
 __all__ = [
     "C_ONLY_KEYS",
@@ -154,6 +162,8 @@ class Config:
     values: dict[str, str]
     path: str
     ignored: list[str] = field(default_factory=list)
+    #: The Lua version when the file does not say (see :func:`load_config`).
+    default_lua: str = field(default_factory=default_version)
 
     def get(self, key: str, default: str | None = None) -> str | None:
         """``skynet.getenv`` semantics for keys the file set, with a fallback."""
@@ -224,16 +234,43 @@ class Config:
         """Harbor id; skynet's C default is 1 when the key is unset."""
         return _c_int("harbor", self.values.get("harbor"), 1)
 
+    @property
+    def lua(self) -> str:
+        """The Lua version of every state the node builds (our key: skynet's Lua is the
+        one it was built with, 5.4 for 1.8 and 5.5 for master)."""
+        value = self.values.get("lua")
+        if value is None:
+            return self.default_lua
+        if value not in VERSIONS:
+            choices = " or ".join(f'"{v}"' for v in VERSIONS)
+            raise ConfigError(f'config key "lua" must be {choices}, got {value!r}')
+        return value
+
+    def validate(self) -> None:
+        """Fail now, naming the key, rather than when the node first reads it."""
+        _ = (self.thread, self.harbor, self.lua)
+
 
 def _ignored(values: Mapping[str, str]) -> list[str]:
     return [key for key in C_ONLY_KEYS if key in values]
 
 
-def default_config(**overrides: str) -> Config:
-    """A config with no file behind it, for a node started inside the kernel."""
+def _default_lua(lua: str | None) -> str:
+    """The version for a config that does not name one: `lua`, else $SKYKERNEL_LUA, else
+    5.4. A bad value is a ConfigError like a bad key."""
+    try:
+        return default_version() if lua is None else check_version(lua)
+    except LuaVersionError as e:
+        raise ConfigError(str(e)) from None
+
+
+def default_config(*, lua: str | None = None, **overrides: str) -> Config:
+    """A config with no file behind it, for a node started inside the kernel. `lua` is
+    the Lua version unless `overrides` name one (see :func:`load_config`)."""
     values = {key: str(value) for key, value in overrides.items()}
-    config = Config(values=values, path=DEFAULT_PATH, ignored=_ignored(values))
-    _ = (config.thread, config.harbor)  # validate numeric overrides now
+    config = Config(values=values, path=DEFAULT_PATH, ignored=_ignored(values),
+                    default_lua=_default_lua(lua))
+    config.validate()  # bad overrides fail now
     return config
 
 
@@ -340,7 +377,8 @@ class _Loader:
         raise ConfigError(f"{self.where(chunk, line)}: {text}")
 
 
-def load_config(path: str, environ: Mapping[str, str] | None = None) -> Config:
+def load_config(path: str, environ: Mapping[str, str] | None = None, *,
+                lua: str | None = None) -> Config:
     """Read a skynet config file the way skynet_main.c does.
 
     ``environ`` replaces ``os.environ`` for ``$NAME`` expansion (tests, kernels
@@ -348,10 +386,18 @@ def load_config(path: str, environ: Mapping[str, str] | None = None) -> Config:
     to ``include``, are resolved against the current working directory like
     skynet; an include that is not found there is also tried next to the file
     that includes it.
+
+    The key ``lua`` ("5.4" or "5.5") is ours: the Lua version the node runs. A file
+    without it gets ``lua`` (a kernel passes its own), else the environment variable
+    ``SKYKERNEL_LUA``, else 5.4. The file itself is read by a state of that default;
+    its floats are written as the chosen version writes them (5.5 keeps up to 17
+    digits where 5.4 rounds to 14), as skynet of that Lua would hold them.
     """
+    default_lua = _default_lua(lua)
     loader = _Loader(path, os.environ if environ is None else environ)
-    lua = new_state()  # read() hands Lua several values: tuples unpack
-    load = lua.execute(_LOADER, loader.read, loader.fail)
+    # read() hands Lua several values: tuples unpack
+    state = new_state(version=default_lua)
+    load = state.execute(_LOADER, loader.read, loader.fail)
     try:
         result = load(path.encode("utf-8", "surrogateescape"))
     except LuaError as exc:
@@ -359,7 +405,8 @@ def load_config(path: str, environ: Mapping[str, str] | None = None) -> Config:
         raise ConfigError(f"config error: {loader.rename(message)}") from None
 
     values: dict[str, str] = {}
-    tostring = lua.eval("tostring")
+    floats: dict[str, float] = {}
+    tostring = state.eval("tostring")
     for raw_key, value in result.items():
         if not isinstance(raw_key, bytes):
             raise ConfigError(f"config {path}: key {raw_key!r} is not a string")
@@ -368,6 +415,8 @@ def load_config(path: str, environ: Mapping[str, str] | None = None) -> Config:
             values[key] = "true" if value else "false"
         elif isinstance(value, int | float):
             values[key] = tostring(value).decode("ascii")
+            if isinstance(value, float):
+                floats[key] = value
         elif isinstance(value, bytes):
             values[key] = value.decode("utf-8", "surrogateescape")
         else:
@@ -378,7 +427,12 @@ def load_config(path: str, environ: Mapping[str, str] | None = None) -> Config:
             )
 
     config = Config(
-        values=dict(sorted(values.items())), path=path, ignored=_ignored(values)
+        values=dict(sorted(values.items())), path=path, ignored=_ignored(values),
+        default_lua=default_lua,
     )
-    _ = (config.thread, config.harbor)  # a bad number should fail at load time
+    config.validate()  # a bad number or version should fail at load time
+    if floats and config.lua != default_lua:
+        tostring = new_state(version=config.lua).eval("tostring")
+        for key, value in floats.items():
+            config.values[key] = tostring(value).decode("ascii")
     return config

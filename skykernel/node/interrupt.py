@@ -34,18 +34,6 @@ LUA_MASKCOUNT = 8
 _ADDRESS = re.compile(r" at (0x[0-9a-fA-F]+)>$")
 
 
-def _c_api() -> Any:
-    lib = ctypes.CDLL(luastate.EXTENSION_FILE)
-    lib.lua_sethook.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
-    lib.lua_sethook.restype = None
-    lib.lua_gethook.argtypes = [ctypes.c_void_p]
-    lib.lua_gethook.restype = ctypes.c_void_p
-    return lib
-
-
-_LIB = _c_api()
-
-
 def thread_address(obj: Any) -> int | None:
     """The lua_State* of a Lua thread that lupa handed to Python, or None if obj is not
     a thread. lupa's repr shows `lua_topointer` of the value it references, which for a
@@ -56,22 +44,51 @@ def thread_address(obj: Any) -> int | None:
     return int(m.group(1), 16) if m else None
 
 
-def _debug_library_hook() -> int:
-    """The debug library's C hook (it calls the thread's Lua hook): the same function for
-    every state of this Lua build, read back from a throwaway state."""
-    lua = luastate.new_state()
-    main = lua.eval("(coroutine.running())")
-    lua.execute("debug.sethook(function() end, 'l')")
-    address = thread_address(main)
-    assert address is not None
-    hook = _LIB.lua_gethook(address)
-    lua.execute("debug.sethook()")
-    if not hook:
-        raise RuntimeError("cannot find the Lua debug library's hook function")
-    return hook
+class _CApi:
+    """One Lua version's C API (from its lupa extension) and its debug library's hook.
+
+    Each extension carries its own Lua core, so a thread of a 5.5 state must be armed
+    through lupa.lua55's `lua_sethook` with lupa.lua55's hook function, never 5.4's."""
+
+    def __init__(self, version: str) -> None:
+        lib = ctypes.CDLL(luastate.extension_file(version))
+        lib.lua_sethook.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int,
+                                    ctypes.c_int]
+        lib.lua_sethook.restype = None
+        lib.lua_gethook.argtypes = [ctypes.c_void_p]
+        lib.lua_gethook.restype = ctypes.c_void_p
+        self.sethook = lib.lua_sethook
+        self.gethook = lib.lua_gethook
+        self.hook = self._debug_library_hook(version)
+
+    def _debug_library_hook(self, version: str) -> int:
+        """The debug library's C hook (it calls the thread's Lua hook): the same function
+        for every state of this Lua build, read back from a throwaway state."""
+        lua = luastate.new_state(version=version)
+        main = lua.eval("(coroutine.running())")
+        lua.execute("debug.sethook(function() end, 'l')")
+        address = thread_address(main)
+        assert address is not None
+        hook = self.gethook(address)
+        lua.execute("debug.sethook()")
+        if not hook:
+            raise RuntimeError(f"cannot find the Lua {version} debug library's hook function")
+        return hook
 
 
-_HOOK = _debug_library_hook()
+_apis: dict[str, _CApi] = {}
+_apis_lock = threading.Lock()
+
+
+def c_api(version: str | None = None) -> _CApi:
+    """The C API of `version` (None: the default), opened the first time it is needed."""
+    version = luastate.check_version(version or luastate.default_version())
+    with _apis_lock:
+        api = _apis.get(version)
+        if api is None:
+            api = _apis[version] = _CApi(version)
+    return api
+
 
 #: Held while addresses are armed or while a service swaps its set of threads, so that a
 #: thread is never armed after the node let go of it.
@@ -81,9 +98,10 @@ _lock = threading.Lock()
 class Threads:
     """The Lua threads of one service that an interrupt can reach, and its stop request."""
 
-    __slots__ = ("live", "main", "limit", "stop", "armed")
+    __slots__ = ("api", "live", "main", "limit", "stop", "armed")
 
-    def __init__(self) -> None:
+    def __init__(self, version: str | None = None) -> None:
+        self.api = c_api(version)
         self.live: dict[int, Any] = {}  # address -> lupa object keeping the thread alive
         self.main: tuple[int, Any] | None = None
         self.limit = 64  # refresh the set when it grows past this
@@ -115,10 +133,11 @@ class Threads:
         with _lock:
             self.stop = (generation, reason)
             self.armed = True
+            sethook, hook = self.api.sethook, self.api.hook
             if self.main is not None:
-                _LIB.lua_sethook(self.main[0], _HOOK, LUA_MASKCOUNT, 1)
+                sethook(self.main[0], hook, LUA_MASKCOUNT, 1)
             for address in list(self.live):
-                _LIB.lua_sethook(address, _HOOK, LUA_MASKCOUNT, 1)
+                sethook(address, hook, LUA_MASKCOUNT, 1)
 
     def disarm(self) -> None:
         """After the run: no armed hook may fire in a later one (STOP would only ask and
@@ -128,10 +147,11 @@ class Threads:
                 return
             self.armed = False
             self.stop = None
+            sethook = self.api.sethook
             if self.main is not None:
-                _LIB.lua_sethook(self.main[0], None, 0, 0)
+                sethook(self.main[0], None, 0, 0)
             for address in list(self.live):
-                _LIB.lua_sethook(address, None, 0, 0)
+                sethook(address, None, 0, 0)
 
     def take_stop(self, generation: int) -> bytes | None:
         """STOP's question: the reason to stop this run, once; None for a stale arm."""
@@ -153,4 +173,4 @@ class Threads:
         return old
 
 
-__all__ = ["Threads", "thread_address"]
+__all__ = ["Threads", "c_api", "thread_address"]

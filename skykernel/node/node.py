@@ -94,7 +94,7 @@ class Node:
         self.env = Env(env)
         self.codecache = CodeCache(
             stripped=frozenset(str(RUNTIME_DIR / "lualib" / name) for name in STRIPPED_LIBRARY),
-            thinned=str(RUNTIME_DIR) + "/")
+            thinned=str(RUNTIME_DIR) + "/", lua=self.config.lua)
         self.scheduler = Scheduler(self, threads or self.config.thread)
         self.monitor = Monitor(self, endless_seconds)
         self.lualib_dir = str(RUNTIME_DIR / "lualib")

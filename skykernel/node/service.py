@@ -1,7 +1,7 @@
 """A service's context (skynet_server): its Lua state, its queue, its bridge to the node.
 
-Every Lua service is its own `lupa.lua54.LuaRuntime`, so a crash, a loop or a memory
-limit stays in one service and upvalues are really separate, as in skynet.
+Every Lua service is its own lupa LuaRuntime (of the node's Lua version), so a crash, a
+loop or a memory limit stays in one service and upvalues are really separate, as in skynet.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ class LuaService(Service):
         self.chunks: dict[str, Chunk] = {}
         self.memlimit = 0
         self.booted = False
-        self.threads = Threads()
+        self.threads = Threads(node.config.lua)
         #: Data a service reload carries into this new state (skynet.restore reads it).
         self.carry: bytes | None = None
 
@@ -195,7 +195,7 @@ class LuaService(Service):
     def boot(self) -> tuple[bool, str, tuple[Any, ...]]:
         """Build the state and run the loader; returns (ok, error, outbox frames)."""
         node = self.node
-        lua = new_state(max_memory=0)
+        lua = new_state(version=node.config.lua, max_memory=0)
         self.lua = lua
         load = lua.globals().load
         core_main = load(node.runtime_code("skynet/core.lua"), b"=core", b"b")
