@@ -118,10 +118,33 @@ function pack_value(b, n, v, depth)
 	return n
 end
 
-local function pack(...)
+-- The bytes of a short string or an integer, or nil for anything else: what most
+-- messages are made of (`"cmd", n`), encoded with no buffer and no call per value.
+local function scalar(v)
+	local tv = mtype(v)
+	if tv == "integer" then
+		if v > 0 and v < 0x100 then
+			return U8[v]
+		elseif v == 0 then
+			return "\2"
+		elseif v > 0 and v < 0x10000 then
+			return char(18, v & 0xff, v >> 8)
+		elseif v >= -0x80000000 and v <= 0x7fffffff then
+			return spack("<Bi4", 34, v)
+		end
+		return spack("<Bi8", 50, v)
+	elseif tv == nil and type(v) == "string" then
+		local len = #v
+		if len < 32 then
+			return B[4 + len * 8] .. v
+		end
+	end
+end
+
+local function pack_slow(count, ...)
 	local b = spare or {}
 	spare = nil
-	local count, n = select("#", ...), 0
+	local n = 0
 	if count == 1 then
 		n = pack_value(b, 0, (...), 0)
 	elseif count > 1 then
@@ -135,6 +158,25 @@ local function pack(...)
 		spare = b
 	end
 	return s
+end
+
+local function pack(...)
+	local count = select("#", ...)
+	if count == 2 then -- the usual request: a command name and an argument
+		local a, b = ...
+		if type(a) == "string" and #a < 32 then
+			local pb = scalar(b)
+			if pb then
+				return B[4 + #a * 8] .. a .. pb
+			end
+		end
+	elseif count == 1 then -- the usual answer
+		local p = scalar((...))
+		if p then
+			return p
+		end
+	end
+	return pack_slow(count, ...)
 end
 
 local function invalid(pos, what)
@@ -276,7 +318,12 @@ local function unpack(s, sz)
 	if pos > len then
 		return v
 	end
-	local out, n = { v }, 1
+	local v2
+	v2, pos = unpack_value(s, pos, 0)
+	if pos > len then -- two values, the usual request: no table to gather them in
+		return v, v2
+	end
+	local out, n = { v, v2 }, 2
 	repeat
 		n = n + 1
 		v, pos = unpack_value(s, pos, 0)
