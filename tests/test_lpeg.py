@@ -244,6 +244,10 @@ M("Cs number", '"5"', Cs(C"a" / function() return 5 end), "a")
 M("Cs float", '"5.0"', Cs(C"a" / function() return 5.0 end), "a")
 M("Cs named group", '"ab"', Cs(Cg(P"a", "x") * "b"), "ab")
 M("Cs nested Cs", [==["C"]==], Cs(Cs(P"a" / "1" * "b") / "[%0]" * C"c" / "C"), "abc")
+M("Cs fixed in table", [==[{[1]="a",[2]="B",[3]="c"}]==],
+	Ct(Cs(P(1)) * Cs(P"b" / "B") * C(1)), "abc")
+M("Cs fixed counted", "2",
+	Cmt(Cs(P(2))^-3, function(s, i, ...) return i, select("#", ...) end), "bbbb")
 M("Cs Cmt", '"aXd"', Cs("a" * Cmt("b", function(s, i) return i + 1, "X" end) * "d"), "abcd")
 M("Ct", [==[{[1]="a",[2]="b",[3]="c"}]==], Ct(C(1)^0), "abc")
 M("Ct empty", "{}", Ct(P"a"), "a")

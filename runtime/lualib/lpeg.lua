@@ -203,7 +203,15 @@ I.tocharset = tocharset
 local nullable, nofail
 
 -- A pattern is nullable if it can match the empty string, nofail if it cannot fail;
--- both are conservative (an open rule reference is neither).
+-- both are conservative (an open rule reference is neither). Answers are kept in the
+-- nodes, which never change.
+local function check(t, nofailcheck)
+	if nofailcheck then
+		return nofail(t)
+	end
+	return nullable(t)
+end
+
 local function checkaux(t, nofailcheck)
 	local tag = t.tag
 	if tag == "str" or tag == "set" or tag == "any" or tag == "utfr" or tag == "false"
@@ -215,29 +223,29 @@ local function checkaux(t, nofailcheck)
 		if t.n == 0 then
 			return true
 		end
-		return checkaux(t.p, nofailcheck)
+		return check(t.p, nofailcheck)
 	elseif tag == "not" or tag == "behind" then
 		return not nofailcheck
 	elseif tag == "and" then
 		if not nofailcheck then
 			return true
 		end
-		return checkaux(t.p, true)
+		return nofail(t.p)
 	elseif tag == "cmt" then
 		if nofailcheck then
 			return false
 		end
-		return checkaux(t.p, false)
+		return nullable(t.p)
 	elseif tag == "seq" then
-		return checkaux(t.p, nofailcheck) and checkaux(t.q, nofailcheck)
+		return check(t.p, nofailcheck) and check(t.q, nofailcheck)
 	elseif tag == "choice" then
-		return checkaux(t.q, nofailcheck) or checkaux(t.p, nofailcheck)
+		return check(t.q, nofailcheck) or check(t.p, nofailcheck)
 	elseif tag == "cap" then
-		return checkaux(t.p, nofailcheck)
+		return check(t.p, nofailcheck)
 	elseif tag == "call" then
-		return checkaux(t.rule.body, nofailcheck)
+		return check(t.rule.body, nofailcheck)
 	elseif tag == "grammar" then
-		return checkaux(t.rules[1].body, nofailcheck)
+		return check(t.rules[1].body, nofailcheck)
 	end
 	error("lpeg: unknown node " .. tostring(tag))
 end

@@ -416,7 +416,7 @@ function H.string(caps, k, vt, desc, rec)
 end
 
 function H.subst(caps, k, vt, _, rec)
-	if caps[k + 2] == 0 then
+	if caps[k] > 0 and caps[k + 2] == 0 then
 		-- nothing nested: the match itself
 		caps.V[vt + 1] = sub(caps.s, caps[k + 1], caps[k + 3] - 1)
 		return k + 4, vt + 1

@@ -69,7 +69,31 @@ local function rangeset(from, to)
 	return w
 end
 
--- The runs of consecutive bytes in a set, as {first, last} pairs (cached while compiling)
+local function isempty(w)
+	return w[1] == 0 and w[2] == 0 and w[3] == 0 and w[4] == 0
+end
+
+local function isfull(w)
+	return w[1] == -1 and w[2] == -1 and w[3] == -1 and w[4] == -1
+end
+
+-- For each byte value, the runs of set bits in it as offsets {first, last, first, ...}
+local BITRUNS = {}
+for b8 = 0, 255 do
+	local r, start = {}, nil
+	for b = 0, 8 do
+		if b < 8 and (b8 >> b) & 1 == 1 then
+			start = start or b
+		elseif start then
+			r[#r + 1], r[#r + 2] = start, b - 1
+			start = nil
+		end
+	end
+	BITRUNS[b8] = r
+end
+
+-- The runs of consecutive bytes in a set, as {first, last} pairs (remembered by value
+-- while compiling)
 local runcache = {}
 local function runs(w)
 	local key = format("%x:%x:%x:%x", w[1], w[2], w[3], w[4])
@@ -78,29 +102,24 @@ local function runs(w)
 		return r
 	end
 	r = {}
-	local start
-	for k = 0, 3 do
-		local word = w[k + 1]
-		if word == 0 then
-			if start then
-				r[#r + 1] = { start, k * 64 - 1 }
-				start = nil
-			end
-		elseif word == -1 then
-			start = start or k * 64
-		else
-			for b = 0, 63 do
-				if (word >> b) & 1 == 1 then
-					start = start or k * 64 + b
-				elseif start then
-					r[#r + 1] = { start, k * 64 + b - 1 }
-					start = nil
+	local start, last -- the run being built
+	for c0 = 0, 255, 8 do
+		local b8 = (w[(c0 >> 6) + 1] >> (c0 & 63)) & 0xFF
+		local br = BITRUNS[b8]
+		for k = 1, #br, 2 do
+			local a, b = c0 + br[k], c0 + br[k + 1]
+			if start and last == a - 1 then
+				last = b
+			else
+				if start then
+					r[#r + 1] = { start, last }
 				end
+				start, last = a, b
 			end
 		end
 	end
 	if start then
-		r[#r + 1] = { start, 255 }
+		r[#r + 1] = { start, last }
 	end
 	runcache[key] = r
 	return r
@@ -164,7 +183,9 @@ local function getfirstopt(p, n, follow)
 	return cs, e
 end
 
-function getfirst(t, follow)
+local firstmemo -- [node][follow set] = { set, code }, while compiling
+
+local function getfirstaux(t, follow)
 	local tag = t.tag
 	if tag == "set" then
 		return t, 0
@@ -224,6 +245,21 @@ function getfirst(t, follow)
 	-- not, behind: only the code matters
 	local _, e = getfirst(t.p, follow)
 	return follow, e | 1
+end
+
+function getfirst(t, follow)
+	local m = firstmemo[t]
+	if m == nil then
+		m = {}
+		firstmemo[t] = m
+	end
+	local r = m[follow]
+	if r == nil then
+		local cs, e = getfirstaux(t, follow)
+		r = { cs, e }
+		m[follow] = r
+	end
+	return r[1], r[2]
 end
 
 -- Does the code change `nc` when it fails? Captures do, and so does a failed call into a
@@ -301,52 +337,79 @@ local function constant(key, value)
 	return "K[" .. k .. "]"
 end
 
--- An expression true when the byte in `v` (nil past the end) is in set `w`
+-- The runs of bytes outside set `w`, from the runs of `w`
+local function gaps(r)
+	local g = {}
+	local next = 0
+	for _, x in ipairs(r) do
+		if x[1] > next then
+			g[#g + 1] = { next, x[1] - 1 }
+		end
+		next = x[2] + 1
+	end
+	if next <= 255 then
+		g[#g + 1] = { next, 255 }
+	end
+	return g
+end
+
+local function cost(rs)
+	local n = 0
+	for _, x in ipairs(rs) do
+		n = n + ((x[1] == x[2] or x[1] == 0 or x[2] == 255) and 1 or 2)
+	end
+	return n
+end
+
+-- `@ == 97 or @ >= 48 and @ <= 57`, the byte standing as @
+local function alternatives(rs)
+	local parts = {}
+	for k, x in ipairs(rs) do
+		local a, b = x[1], x[2]
+		if a == b then
+			parts[k] = format("@ == %d", a)
+		elseif a == 0 then
+			parts[k] = format("@ <= %d", b)
+		elseif b == 255 then
+			parts[k] = format("@ >= %d", a)
+		else
+			parts[k] = format("@ >= %d and @ <= %d", a, b)
+		end
+	end
+	return concat(parts, " or ")
+end
+
+-- An expression true when the byte in `v` (nil past the end) is in set `w`: comparisons
+-- when a few will do, else a lookup in a table of the set's bytes
+local exprcache -- set key -> expression with the byte as @, while compiling
 local function setexpr(w, v)
-	local r = runs(w)
-	if #r == 0 then
+	if isempty(w) then
 		return "false"
-	elseif #r == 1 and r[1][1] == 0 and r[1][2] == 255 then
+	elseif isfull(w) then
 		return v
 	end
-	local function cost(rs)
-		local n = 0
-		for _, x in ipairs(rs) do
-			n = n + ((x[1] == x[2] or x[1] == 0 or x[2] == 255) and 1 or 2)
-		end
-		return n
-	end
-	local function alternatives(rs)
-		local parts = {}
-		for k, x in ipairs(rs) do
-			local a, b = x[1], x[2]
-			if a == b then
-				parts[k] = format("%s == %d", v, a)
-			elseif a == 0 then
-				parts[k] = format("%s <= %d", v, b)
-			elseif b == 255 then
-				parts[k] = format("%s >= %d", v, a)
-			else
-				parts[k] = format("%s >= %d and %s <= %d", v, a, v, b)
-			end
-		end
-		return concat(parts, " or ")
-	end
-	local cr = runs(complement(w))
-	local c1, c2 = cost(r), cost(cr)
-	if c1 <= 4 and c1 <= c2 then
-		return format("%s and (%s)", v, alternatives(r))
-	elseif c2 <= 4 then
-		return format("%s and not (%s)", v, alternatives(cr))
-	end
 	local key = format("set%x,%x,%x,%x", w[1], w[2], w[3], w[4])
-	local t = {}
-	for _, x in ipairs(r) do
-		for c = x[1], x[2] do
-			t[c] = true
+	local e = exprcache[key]
+	if e == nil then
+		local r = runs(w)
+		local cr = gaps(r)
+		local c1, c2 = cost(r), cost(cr)
+		if c1 <= 4 and c1 <= c2 then
+			e = "@ and (" .. alternatives(r) .. ")"
+		elseif c2 <= 4 then
+			e = "@ and not (" .. alternatives(cr) .. ")"
+		else
+			local t = {}
+			for _, x in ipairs(r) do
+				for c = x[1], x[2] do
+					t[c] = true
+				end
+			end
+			e = constant(key, t) .. "[@]"
 		end
+		exprcache[key] = e
 	end
-	return format("%s[%s]", constant(key, t), v)
+	return (e:gsub("@", v))
 end
 
 -- What generated code knows about the byte at `i`: `{ v = local holding it, w = set it
@@ -359,8 +422,7 @@ end
 -- Code opening a test of the byte at `i` against `w`; returns the closing code and the
 -- local holding the byte.
 local function opentest(w, known, negate)
-	local r = runs(w)
-	if #r == 1 and r[1][1] == 0 and r[1][2] == 255 then
+	if isfull(w) then
 		out(format("if %s then", negate and "i > len" or "i <= len"))
 		return "end", nil
 	end
@@ -377,8 +439,7 @@ end
 -- Inside a loop body: stop the loop (`stmt`) unless the byte at `i` is in `w`; returns
 -- what is then known about that byte (its local stays in scope for the rest of the body).
 local function looptest(w, stmt)
-	local r = runs(w)
-	if #r == 1 and r[1][1] == 0 and r[1][2] == 255 then
+	if isfull(w) then
 		out(format("if i > len then %s end", stmt))
 		return nil
 	end
@@ -393,7 +454,7 @@ end
 local function luaclass(w)
 	local r = runs(w)
 	local neg = false
-	local cr = runs(complement(w))
+	local cr = gaps(r)
 	if #cr < #r then
 		r, neg = cr, true
 	end
@@ -435,10 +496,9 @@ end
 
 -- A run of bytes of set `w`
 local function span(w)
-	local r = runs(w)
-	if #r == 0 then
+	if isempty(w) then
 		return
-	elseif #r == 1 and r[1][1] == 0 and r[1][2] == 255 then
+	elseif isfull(w) then
 		out("i = len + 1")
 		return
 	end
@@ -666,7 +726,7 @@ G.choice = function(t, F, P, opt, fl, tail, known)
 	local cs1, e1 = getfirst(p1, FULL)
 	if headfail(p1) or (e1 == 0 and disjoint(cs1, (getfirst(p2, fl)))) then
 		-- the next byte decides: no backtrack point
-		if #runs(cs1) == 0 then
+		if isempty(cs1) then
 			return gen(p2, F, P, opt, fl, tail, known)
 		end
 		enter()
@@ -766,7 +826,7 @@ local function loop(p, F, P, opt, fl)
 	end
 	enter()
 	if headfail(p) or (e1 == 0 and disjoint(st, fl)) then
-		if #runs(st) == 0 then
+		if isempty(st) then
 			leave()
 			return
 		end
@@ -826,7 +886,7 @@ G.opt = function(t, F, P, opt, fl)
 	local pfl = needfollow(p) and union((getfirst(p, fl)), fl) or FULL
 	enter()
 	if headfail(p) or (e1 == 0 and disjoint(st, fl)) then
-		if #runs(st) == 0 then
+		if isempty(st) then
 			leave()
 			return
 		end
@@ -1063,7 +1123,7 @@ end
 ---------------------------------------------------------------------------------------
 
 local function reset()
-	runcache = {}
+	runcache, firstmemo, exprcache = {}, {}, {}
 	buf, nbuf, depth = {}, 0, 0
 	nlabel, nvar = 0, 0
 	funcs = {}
