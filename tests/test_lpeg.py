@@ -347,6 +347,13 @@ end)(), "hello world!")
 M("grammar unused rule", "2", P{ "a", a = P"x", b = P"y" * V"b" }, "x")
 E("grammar self reference", "error rule 'b' may be left recursive",
 	function() local x = P{ "a", a = P"x", b = V"b" } return x end)
+E("grammar behind a predicate", "nil, nil", function()
+	-- LPeg's left-recursion check takes a grammar under a predicate as consuming input
+	local inner = P{ "S", S = P"ab" * V"S" }
+	local p = P{ "S", S = Cg(#inner, "n") * Cb"n" * V"S" }
+	local a, b = p:match(""), p:match("abab")
+	return a, b
+end)
 M("grammar nested", '"x", "y"', P{ "a", a = C"x" * P{ "b", b = C"y" } }, "xy")
 M("grammar captures", [==[{[1]="a",[2]={[1]="b",[2]={[1]="c"}}}]==],
 	P{ "L", L = Ct(C(R"az") * (V"L")^-1) }, "abc")

@@ -689,31 +689,40 @@ end
 G.seq = function(t, F, P, opt, fl, tail, known)
 	local list = seqlist(t)
 	local n = #list
-	-- follow sets from the right, as LPeg's sequence code computes them
-	local follows = {}
-	local cs, e = fl, nil
-	for k = n, 1, -1 do
-		follows[k] = cs
-		if k > 1 then
-			local p = list[k]
-			if k == n then
-				cs, e = getfirst(p, fl)
-			elseif not nullable(p) then
-				cs, e = getfirst(p, FULL)
+	-- The first set of list[j..n] (followed by fl), computed only when an element needs
+	-- its follow set and as LPeg computes it: a grammar can reach itself through what
+	-- follows, and LPeg never looks there unless it must.
+	local memo = {}
+	local function firstrest(j)
+		local m = memo[j]
+		if m then
+			return m[1], m[2]
+		end
+		local p = list[j]
+		local cs, e
+		if j == n then
+			cs, e = getfirst(p, fl)
+		elseif not nullable(p) then
+			cs, e = getfirst(p, FULL)
+		else
+			local cs2, e2 = firstrest(j + 1)
+			local e1
+			cs, e1 = getfirst(p, cs2)
+			if e1 == 0 then
+				e = 0
+			elseif (e1 | e2) & 2 ~= 0 then
+				e = 2
 			else
-				local cs1, e1 = getfirst(p, cs)
-				if e1 == 0 then
-					e = 0
-				elseif (e1 | e) & 2 ~= 0 then
-					e = 2
-				end
-				cs = cs1
+				e = e2
 			end
 		end
+		memo[j] = { cs, e }
+		return cs, e
 	end
 	for k = 1, n - 1 do
 		local p = list[k]
-		gen(p, F, P, false, needfollow(p) and follows[k] or FULL, false, k == 1 and known or nil)
+		gen(p, F, P, false, needfollow(p) and (firstrest(k + 1)) or FULL, false,
+			k == 1 and known or nil)
 	end
 	gen(list[n], F, P, opt, fl, tail, n == 1 and known or nil)
 end
