@@ -898,3 +898,37 @@ def test_the_compiler_is_released_after_use(lua: Any) -> None:
         return a, b, c, loaded
     """)
     assert out == (b"abc", b"xyz", 42, False)
+
+
+def test_deeply_nested_captures(lua: Any) -> None:
+    # captures nested 60 deep in alternatives that backtrack (skynet's C aborts here), and
+    # LPeg's limit of 200 levels when the values are built
+    out = lua.execute(b"""
+        local function nested(depth)
+            local p = lpeg.P"x"
+            for _ = 1, depth do
+                p = lpeg.C("a" * p) + "a"
+            end
+            return p
+        end
+        local t = table.pack(nested(60):match(("a"):rep(60)))
+        local ok, err = pcall(lpeg.match, nested(250), ("a"):rep(250))
+        return t.n, t[1] == ("a"):rep(60), t[59] == "aa", ok, err
+    """)
+    assert out == (59, True, True, False, b"subcapture nesting too deep")
+
+
+def test_recursion_stops_at_the_ceiling(lua: Any) -> None:
+    # grammar recursion is Lua calls: past 50,000 entries it is an overflow whatever the limit
+    out = lua.execute(b"""
+        local g = lpeg.P{ "S", S = "(" * lpeg.V"S" * ")" + "x" }
+        local function nest(k) return ("("):rep(k) .. "x" .. (")"):rep(k) end
+        lpeg.setmaxstack(100000)
+        local deep = g:match(nest(40000))
+        local ok, err = pcall(lpeg.match, g, nest(60000))
+        lpeg.setmaxstack(400)
+        local ok400, err400 = pcall(lpeg.match, g, nest(500))
+        return deep, ok, err, ok400, err400
+    """)
+    assert out == (80002, False, b"backtrack stack overflow (current limit is 100000)",
+                   False, b"backtrack stack overflow (current limit is 400)")

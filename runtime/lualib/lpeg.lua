@@ -893,7 +893,7 @@ local function getcodegen()
 			captures = require("lpeg.captures")(I)
 			I.captures = captures
 			I.helpers = {
-				byte = byte, sub = sub, find = find, ov = I.overflow, utf = I.utf,
+				byte = byte, sub = sub, find = find, utf = I.utf,
 				cmt = captures.cmt,
 			}
 		end
@@ -973,7 +973,11 @@ function lpeg.match(...)
 		budget = STACKCEILING
 	end
 	if not code.capt then
-		return (code.fn(s, i, nil, 0, budget - 1))
+		local e, overflow = code.fn(s, i, nil, 0, budget - 1)
+		if e == nil and overflow then
+			I.overflow()
+		end
+		return e
 	end
 	local caps
 	if npool > 0 then
@@ -989,8 +993,12 @@ function lpeg.match(...)
 		caps.args, caps.nargs = { select(4, ...) }, n > 0 and n or 0
 	end
 	local e, nc = code.fn(s, i, caps, 0, budget - 1)
-	if e and nc > 0 then
-		return captures.get(caps, nc, e)
+	if e then
+		if nc > 0 then
+			return captures.get(caps, nc, e)
+		end
+	elseif nc then
+		I.overflow()
 	end
 	I.release(caps)
 	return e

@@ -1,8 +1,8 @@
 -- lpeg.codegen: compiles a pattern tree into Lua source, loaded once per pattern.
 --
 -- Each grammar rule becomes a function `F[k](s, i, caps, nc, d)` returning the position
--- after its match and the new length of the capture list, or nil when it fails; the
--- pattern itself is F[1]. Inside a function every construct is inline code over the
+-- after its match and the new length of the capture list, nil when it fails, or `nil,
+-- true` when the backtrack stack overflows; the pattern itself is F[1]. Inside a function every construct is inline code over the
 -- locals `i` (position) and `nc` (capture entries used); a failure is a `goto` to the
 -- enclosing backtrack point, which restores both.
 --
@@ -554,8 +554,10 @@ end
 local gen
 local G = {}
 
+-- Before LPeg would push a backtrack entry: when none is left, the match ends with an
+-- overflow, returned as `nil, true` through every function up to lpeg.match
 local function check(P)
-	out(format("if d <= %d then ov() end", P))
+	out(format("if d <= %d then return nil, true end", P))
 end
 
 local function newfunction()
@@ -593,7 +595,7 @@ local function callfunction(k, F, P, tail, push)
 		P = P + 1
 	end
 	out(format("i, nc = F[%d](s, i, caps, nc, d - %d)", k, P))
-	out(format("if not i then goto %s end", F))
+	out(format("if not i then if nc then return nil, nc end goto %s end", F))
 end
 
 local function outline(t, F, P, opt, fl, tail)
@@ -1175,7 +1177,7 @@ local function generate(p)
 	end)
 	local head = {
 		"local K, H = ...",
-		"local byte, sub, find, ov, utf, cmt = H.byte, H.sub, H.find, H.ov, H.utf, H.cmt",
+		"local byte, sub, find, utf, cmt = H.byte, H.sub, H.find, H.utf, H.cmt",
 	}
 	local names, values = {}, {}
 	for k = 1, min(#consts, NLOCALCONSTS) do
