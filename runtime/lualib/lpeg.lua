@@ -22,6 +22,7 @@ local tointeger, ult, mathtype = math.tointeger, math.ult, math.type
 local byte, char, format, sub, find = string.byte, string.char, string.format, string.sub,
 	string.find
 local getinfo = debug.getinfo
+local loaded = package.loaded
 
 local lpeg = {}
 local mt = { __name = "lpeg-pattern", __index = lpeg }
@@ -898,7 +899,7 @@ local function getcodegen()
 			}
 		end
 		codegen = require("lpeg.codegen")(I)
-		package.loaded["lpeg.codegen"] = nil
+		loaded["lpeg.codegen"] = nil
 		codegenref[1] = codegen
 	end
 	return codegen

@@ -354,6 +354,18 @@ function H.table(caps, k, vt, _, rec)
 			V[vt + 1] = desc.name
 			j = nestedvalues(caps, j, vt + 1, false, rec)
 			V[vt][V[vt + 1]] = V[vt + 2]
+		elseif desc and desc.kind == "simple" and rec <= MAXRECLEVEL
+				and (d < 0 or caps[j + 2] == 0) then
+			-- a simple capture with nothing nested: its match, straight into the table
+			local st = caps[j + 1]
+			n = n + 1
+			if d < 0 then
+				V[vt][n] = sub(caps.s, st, st + desc.flen - 1)
+				j = j + 2
+			else
+				V[vt][n] = sub(caps.s, st, caps[j + 3] - 1)
+				j = j + 4
+			end
 		else
 			local top
 			j, top = push(caps, j, vt, rec)

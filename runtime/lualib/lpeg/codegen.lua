@@ -901,10 +901,10 @@ G.opt = function(t, F, P, opt, fl)
 			leave()
 			return
 		end
-		out(format("for _ = 1, %d do", n))
+		out(n == 1 and "repeat" or format("for _ = 1, %d do", n))
 		local known = looptest(st, "break")
 		gen(p, F, P, false, pfl, false, known)
-		out("end")
+		out(n == 1 and "until true" or "end")
 		leave()
 		return
 	end
@@ -918,10 +918,10 @@ G.opt = function(t, F, P, opt, fl)
 	if not opt then
 		check(P)
 	end
-	out(format("for _ = 1, %d do", n))
+	out(n == 1 and "repeat" or format("for _ = 1, %d do", n))
 	gen(p, L, opt and P or P + 1, false, pfl, false, nil)
 	out(caps and "i0, n0 = i, nc" or "i0 = i")
-	out("end")
+	out(n == 1 and "until true" or "end")
 	out(format("::%s:: %s", L, caps and "i, nc = i0, n0" or "i = i0"))
 	if close then
 		out(close)
