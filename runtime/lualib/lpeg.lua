@@ -881,27 +881,40 @@ end
 ---------------------------------------------------------------------------------------
 -- Matching
 
--- The compiler is needed only while compiling: it is held weakly (and left out of
--- package.loaded), so a service that compiled its patterns keeps it only until the next
--- garbage collection. Capture evaluation stays once loaded.
-local codegenref = setmetatable({}, { __mode = "v" })
-local captures
+-- The compiler is needed only while compiling. It stays loaded as long as compiling goes
+-- on, and is let go after a whole garbage collection cycle without any (a sentinel's
+-- finalizer looks); it is not in package.loaded, so a service that compiled its
+-- patterns at start does not keep it. Capture evaluation stays once loaded.
+local codegen, captures
+local compiling = false -- since the sentinel was made
+
+local function sentinel()
+	setmetatable({}, {
+		__gc = function()
+			if compiling then
+				compiling = false
+				sentinel()
+			else
+				codegen = nil
+			end
+		end,
+	})
+end
 
 local function getcodegen()
-	local codegen = codegenref[1]
 	if codegen == nil then
 		if captures == nil then
 			captures = require("lpeg.captures")(I)
 			I.captures = captures
 			I.helpers = {
-				byte = byte, sub = sub, find = find, utf = I.utf,
-				cmt = captures.cmt,
+				byte = byte, sub = sub, find = find, utf = I.utf, cmt = captures.cmt,
 			}
 		end
 		codegen = require("lpeg.codegen")(I)
 		loaded["lpeg.codegen"] = nil
-		codegenref[1] = codegen
+		sentinel()
 	end
+	compiling = true
 	return codegen
 end
 
