@@ -358,6 +358,18 @@ M("grammar nested", '"x", "y"', P{ "a", a = C"x" * P{ "b", b = C"y" } }, "xy")
 M("grammar captures", [==[{[1]="a",[2]={[1]="b",[2]={[1]="c"}}}]==],
 	P{ "L", L = Ct(C(R"az") * (V"L")^-1) }, "abc")
 
+-- Deep nesting (the Lua code for it is split into several functions)
+do
+	local p = P"z"
+	for _ = 1, 40 do
+		p = (P"a" * p + P"b") * P"c"^-1
+	end
+	local q = C"x" * (p * "!" + P"a"^1) * C"y"
+	M("deep nesting", '"x", "y"', q, "x" .. ("a"):rep(30) .. "b!y")
+	M("deep nesting backtracks", '"x", "y"', q, "x" .. ("a"):rep(30) .. "y")
+	M("deep nesting fails", "nil", q, "x" .. ("a"):rep(30) .. "z")
+end
+
 ------------------------------------------------------------------------------------------
 -- Errors while building
 

@@ -2,9 +2,10 @@
 --
 -- Each grammar rule becomes a function `F[k](s, i, caps, nc, d)` returning the position
 -- after its match and the new length of the capture list, nil when it fails, or `nil,
--- true` when the backtrack stack overflows; the pattern itself is F[1]. Inside a function every construct is inline code over the
--- locals `i` (position) and `nc` (capture entries used); a failure is a `goto` to the
--- enclosing backtrack point, which restores both.
+-- true` when the backtrack stack overflows; the pattern itself is F[1], and a small rule
+-- is inlined where it is called. Inside a function every construct is inline code over
+-- the locals `i` (position) and `nc` (capture entries used); a failure is a `goto` to
+-- the enclosing backtrack point, which restores both.
 --
 -- Choices, loops and predicates are coded the way LPeg's own compiler codes them: when
 -- the next byte alone decides (the first alternative can fail only on its first byte,
@@ -54,10 +55,6 @@ end
 
 local function disjoint(a, b)
 	return a[1] & b[1] == 0 and a[2] & b[2] == 0 and a[3] & b[3] == 0 and a[4] & b[4] == 0
-end
-
-local function inset(w, c)
-	return (w[(c >> 6) + 1] >> (c & 63)) & 1 == 1
 end
 
 local function rangeset(from, to)
@@ -598,6 +595,9 @@ local function callfunction(k, F, P, tail, push)
 	out(format("if not i then if nc then return nil, nc end goto %s end", F))
 end
 
+-- Code moved to a function of its own when this one nests too deep. Unlike a rule, such
+-- a piece may have no captures, so the backtrack points around it may restore only `i`:
+-- a failure must leave `nc` as it was.
 local function outline(t, F, P, opt, fl, tail)
 	local k = newfunction()
 	function_(k, function()
@@ -605,9 +605,10 @@ local function outline(t, F, P, opt, fl, tail)
 	end)
 	if tail == true then
 		callfunction(k, F, P, true, false)
-	else
-		callfunction(k, F, P, false, false)
+		return
 	end
+	out(format("do local j, n = F[%d](s, i, caps, nc, d - %d)", k, P))
+	out(format("if not j then if n then return nil, n end goto %s end i, nc = j, n end", F))
 end
 
 function gen(t, F, P, opt, fl, tail, known)
