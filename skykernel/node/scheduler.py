@@ -217,6 +217,7 @@ class Scheduler:
         timer = self.timer
         clock = time.monotonic
         route = self.route
+        services = self.services
         work = self._work
         batch_values = BATCH * 4
         lock.acquire()
@@ -270,7 +271,14 @@ class Scheduler:
                 self._busy -= 1
                 svc.running = None
                 if out:
-                    route(svc.handle, out, 1)
+                    dest = services.get(out[1]) if len(out) == 5 else None
+                    if dest is not None and not dest.dead:  # one message: the usual hop
+                        dest.queue += (svc.handle, out[2], out[3], out[4])
+                        if not dest.scheduled:
+                            dest.scheduled = True
+                            runq.append(dest)
+                    else:
+                        route(svc.handle, out, 1)
                 if svc.dead:
                     if svc.killed_running:
                         self._fail_unanswered(svc, batch, out)

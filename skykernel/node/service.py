@@ -202,7 +202,8 @@ class LuaService(Service):
         self.core = core_main(self.handle, node.lualib_dir.encode(), self._command, self._alive)
         if self.carry is not None:
             self.core.carried = self.carry
-        self._deliver = self.core.deliver
+        # the worker calls the Lua entry itself: no Python frame between them per batch
+        self.deliver = self.core.deliver  # type: ignore[method-assign]
         self._drain = self.core.drain
         loader = load(node.runtime_code("loader.lua"), b"=loader", b"b")
         result = self.core.run(
@@ -218,7 +219,7 @@ class LuaService(Service):
         return bool(ok), err.decode("utf-8", "replace"), tuple(frames)
 
     def deliver(self, epoch: int, *frames: Any) -> Any:
-        return self._deliver(epoch, *frames)
+        raise RuntimeError(f"service {self.handle:08x} has no state (not booted, or closed)")
 
     def run(self, fn: Any, *args: Any) -> tuple[bool, str, tuple[Any, ...]]:
         ok, err, _n, *frames = self.core.run(fn, *args)
@@ -258,7 +259,7 @@ class LuaService(Service):
         dropped = self.threads.clear()
         del dropped
         self.core = None
-        self._deliver = None
+        self.__dict__.pop("deliver", None)  # the Lua entry goes with the state
         self._drain = None
         self.lua = None
 
