@@ -32,6 +32,10 @@ if TYPE_CHECKING:
 #: services taking turns fairly.
 BATCH = 256
 
+#: skynet's MQ_OVERLOAD (1024 messages left after one is taken), kept as the queue length
+#: in frame values (4 per message) above which a service's queue is reported.
+OVERLOAD = (1024 + 1) * 4
+
 
 class Worker:
     """What the monitor sees of one worker thread: the service it runs, since when (on
@@ -118,7 +122,8 @@ class Scheduler:
                 else:
                     if now is None:
                         now = self.timer.now()
-                    self.timer.add(ticks, source, frames[i + 2], now)
+                    if self.timer.add(ticks, source, frames[i + 2], now) and self._sleeping:
+                        self._work.notify()  # a sleeping worker waits for a later deadline
                 continue
             svc = services.get(dest)
             if svc is None or svc.dead:
@@ -239,10 +244,13 @@ class Scheduler:
                 q = svc.queue
                 head = svc.qhead
                 end = head + batch_values
+                if len(q) - head > svc.overload_at:
+                    self._overload(svc, (len(q) - head) >> 2)
                 if end >= len(q):
                     batch = q[head:] if head else q
                     svc.queue = []
                     svc.qhead = 0
+                    svc.overload_at = OVERLOAD
                 else:
                     batch = q[head:end]
                     svc.qhead = end
@@ -317,6 +325,20 @@ class Scheduler:
         else:
             svc.scheduled = False
         self.wake(keep=1)
+
+    def _overload(self, svc: Service, queued: int) -> None:
+        """skynet's warning for a queue that keeps growing: when what is left after taking
+        a message passes the threshold (1024 messages), the threshold doubles until it is
+        above it and the length is logged; it is back to 1024 once the queue is empty."""
+        left = queued - 1
+        threshold = (svc.overload_at >> 2) - 1
+        while left > threshold:
+            threshold *= 2
+        svc.overload_at = (threshold + 1) * 4
+        text = f"May overload, message queue length = {left}"
+        if self.node.config.lua == "5.5":
+            text = "error: " + text  # skynet master (Lua 5.5) logs it as an error
+        self.node.logger.write(svc.handle, text)
 
     def _salvage(self, svc: Service, error: BaseException) -> Any:
         """A delivery raised (a killed service raises at every instruction until it gives

@@ -49,6 +49,8 @@ class Service:
         self.booted = True
         #: after_run has work (an interrupt armed, threads to refresh): off the hot path.
         self.attention = False
+        #: A queue longer than this (in frame values) is logged as an overload.
+        self.overload_at = (1024 + 1) * 4
         self.messages = 0
         self.cpu = 0.0
         self.started = time.time()

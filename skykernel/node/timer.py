@@ -27,14 +27,16 @@ class Timer:
         """Ticks (centiseconds) since the node started: skynet.now()."""
         return int((time.monotonic() - self._origin) * 100)
 
-    def add(self, ticks: int, handle: int, session: int, now: int | None = None) -> None:
+    def add(self, ticks: int, handle: int, session: int, now: int | None = None) -> bool:
         """`now` lets every timeout one handler set start from the same tick, so they
         fire in the order of their lengths even when the clock ticks while they are
-        registered."""
+        registered. True if it is now the earliest timeout."""
         self._seq += 1
         start = self.now() if now is None else now
-        heapq.heappush(self._heap, (start + max(int(ticks), 0), self._seq, handle, session))
+        entry = (start + max(int(ticks), 0), self._seq, handle, session)
+        heapq.heappush(self._heap, entry)
         self._set_next()
+        return self._heap[0] is entry  # the earliest now: whoever sleeps must wake sooner
 
     def _set_next(self) -> None:
         heap = self._heap

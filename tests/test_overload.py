@@ -1,0 +1,55 @@
+"""skynet's `May overload, message queue length = N` warning, as real skynet logs it."""
+
+from __future__ import annotations
+
+import realskynet
+from conftest import Tree
+
+MAIN = """
+local skynet = require "skynet"
+skynet.start(function()
+    local sink = skynet.newservice("sink")
+    for _, count in ipairs({ 5000, 3000 }) do
+        skynet.send(sink, "lua", "busy") -- the burst queues up while the sink is busy
+        skynet.sleep(5)
+        for i = 1, count do skynet.send(sink, "lua", "x", i) end
+        skynet.sleep(100) -- drained: the threshold is back to 1024
+    end
+    skynet.error("END")
+end)
+"""
+
+SINK = """
+local skynet = require "skynet"
+skynet.start(function()
+    skynet.dispatch("lua", function(_, _, cmd)
+        if cmd == "busy" then
+            local t = os.clock()
+            while os.clock() - t < 0.4 do end
+        end
+    end)
+end)
+"""
+
+
+def _overloads(lines: list[str]) -> list[str]:
+    return [ln for ln in lines if "May overload" in ln]
+
+
+def test_a_growing_queue_is_reported_as_skynet_reports_it(tree: Tree) -> None:
+    tree.write({"service/main.lua": MAIN, "service/sink.lua": SINK})
+    lines = tree.run(config="thread = 2\n")
+    # one line per burst: the first past 1024, once; the next after the queue emptied
+    assert _overloads(lines) == ["May overload, message queue length = 4999",
+                                 "May overload, message queue length = 2999"]
+
+
+def test_the_same_lines_as_real_skynet(tree: Tree, real_skynet: str) -> None:
+    tree.write({"service/main.lua": MAIN, "service/sink.lua": SINK})
+    config = tree.root / "config.real"
+    config.write_text('luaservice = "./service/?.lua"\nstart = "main"\nharbor = 0\n'
+                      'thread = 2\n')
+    real = _overloads(realskynet.run(config, real_skynet, cwd=tree.root))
+    lua = "5.5" if real_skynet == "master" else "5.4"
+    ours = _overloads(tree.run(config=f'thread = 2\nlua = "{lua}"\n'))
+    assert ours == real
