@@ -238,8 +238,7 @@ class Scheduler:
                 if svc.holding:
                     svc.scheduled = False  # release() puts it back
                     continue
-                if not svc.booted:
-                    self._boot(worker, svc)
+                if not svc.booted and not self._boot(worker, svc):
                     continue
                 q = svc.queue
                 head = svc.qhead
@@ -302,8 +301,14 @@ class Scheduler:
         finally:
             lock.release()
 
-    def _boot(self, worker: Worker, svc: LuaService) -> None:
-        """Build a new service's state on this worker (the lock is held on entry/exit)."""
+    def _boot(self, worker: Worker, svc: LuaService) -> bool:
+        """Build a new service's state on this worker (the lock is held on entry/exit);
+        True if its first messages (skynet.start's) are to be delivered at once.
+
+        Delivering them at once, rather than after every other queued boot, lets the
+        start function's collection free what the loader left (a copy of skynet.lua's
+        bytecode, 14 KB) before the next state is built: otherwise a burst of
+        newservice leaves a hole of that size per service that malloc never returns."""
         svc.running = worker
         worker.service = svc
         worker.since = time.monotonic()
@@ -320,11 +325,11 @@ class Scheduler:
         if svc.dead:
             svc.scheduled = False
             self._reap(svc)
-        elif svc.qhead < len(svc.queue) and not svc.holding:
-            self.runq.append(svc)
-        else:
+            return False
+        if svc.holding or svc.qhead >= len(svc.queue):
             svc.scheduled = False
-        self.wake(keep=1)
+            return False
+        return True
 
     def _overload(self, svc: Service, queued: int) -> None:
         """skynet's warning for a queue that keeps growing: when what is left after taking

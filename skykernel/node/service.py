@@ -25,6 +25,13 @@ class Service:
 
     kind = "python"
 
+    # Slots, not a dict: a node holds thousands of services, and an instance dict is
+    # the biggest Python object each one has.
+    __slots__ = ("node", "handle", "args", "name", "queue", "qhead", "scheduled", "running",
+                 "holding", "run_gen", "dead", "killed_running", "_failed", "booted",
+                 "attention", "overload_at", "messages", "cpu", "started", "deliver",
+                 "__weakref__")
+
     def __init__(self, node: Node, handle: int, args: str) -> None:
         self.node = node
         self.handle = handle
@@ -43,8 +50,7 @@ class Service:
         self.dead = False
         #: Killed while it ran: its worker fails the requests it was serving.
         self.killed_running = False
-        #: (source, session) of requests already failed for it (no caller hears twice).
-        self.failed: set[tuple[int, int]] = set()
+        self._failed: set[tuple[int, int]] | None = None
         #: The state is ready for messages (a Lua service builds it on its first run).
         self.booted = True
         #: after_run has work (an interrupt armed, threads to refresh): off the hot path.
@@ -54,12 +60,22 @@ class Service:
         self.messages = 0
         self.cpu = 0.0
         self.started = time.time()
+        #: What the worker calls with a batch: (epoch, *frames) -> outbox. A Lua service
+        #: gets its state's own entry once booted, so no Python frame sits between them.
+        self.deliver: Callable[..., Any] = self._no_state
+
+    @property
+    def failed(self) -> set[tuple[int, int]]:
+        """(source, session) of requests already failed for it (no caller hears twice)."""
+        if self._failed is None:
+            self._failed = set()
+        return self._failed
+
+    def _no_state(self, epoch: int, *frames: Any) -> Any:
+        raise RuntimeError(f"service {self.handle:08x} has no state (not booted, or closed)")
 
     def mqlen(self) -> int:
         return (len(self.queue) - self.qhead) // 4
-
-    def deliver(self, epoch: int, *frames: Any) -> Any:  # pragma: no cover - overridden
-        raise NotImplementedError
 
     def memory(self) -> int | None:
         return None
@@ -91,8 +107,11 @@ class PyService(Service):
     ) -> None:
         super().__init__(node, handle, args)
         self.on_message = on_message
+        self.deliver = self._handle
 
-    def deliver(self, epoch: int, *frames: Any) -> int:
+    __slots__ = ("on_message",)
+
+    def _handle(self, epoch: int, *frames: Any) -> int:
         handler = self.on_message
         for i in range(0, len(frames), 4):
             source, ptype, session, msg = frames[i : i + 4]
@@ -106,10 +125,13 @@ class LuaService(Service):
 
     kind = "snlua"
 
+    __slots__ = ("lua", "core", "_drain", "chunks", "memlimit", "threads", "carry")
+
     def __init__(self, node: Node, handle: int, args: str) -> None:
         super().__init__(node, handle, args)
         self.lua: Any = None
         self.core: Any = None
+        self._drain: Any = None
         self.chunks: dict[str, Chunk] = {}
         self.memlimit = 0
         self.booted = False
@@ -205,7 +227,7 @@ class LuaService(Service):
         if self.carry is not None:
             self.core.carried = self.carry
         # the worker calls the Lua entry itself: no Python frame between them per batch
-        self.deliver = self.core.deliver  # type: ignore[method-assign]
+        self.deliver = self.core.deliver
         self._drain = self.core.drain
         loader = load(node.runtime_code("loader.lua"), b"=loader", b"b")
         result = self.core.run(
@@ -219,9 +241,6 @@ class LuaService(Service):
         lua.globals().collectgarbage(b"restart")  # skynet/core.lua stopped it for the load
         ok, err, _n, *frames = result
         return bool(ok), err.decode("utf-8", "replace"), tuple(frames)
-
-    def deliver(self, epoch: int, *frames: Any) -> Any:
-        raise RuntimeError(f"service {self.handle:08x} has no state (not booted, or closed)")
 
     def run(self, fn: Any, *args: Any) -> tuple[bool, str, tuple[Any, ...]]:
         ok, err, _n, *frames = self.core.run(fn, *args)
@@ -261,7 +280,7 @@ class LuaService(Service):
         dropped = self.threads.clear()
         del dropped
         self.core = None
-        self.__dict__.pop("deliver", None)  # the Lua entry goes with the state
+        self.deliver = self._no_state  # the Lua entry goes with the state
         self._drain = None
         self.lua = None
 

@@ -50,6 +50,8 @@ class RestartError(Exception):
 class ReloadedService(LuaService):
     """A LuaService whose state replaced another one at the same address."""
 
+    __slots__ = ("trial", "trial_failed")
+
     def __init__(self, node, handle: int, args: str) -> None:
         super().__init__(node, handle, args)
         self.trial = True

@@ -167,17 +167,6 @@ function core.deliver(epoch, ...)
 	return n, take(n)
 end
 
--- After a delivery raised (a killed service does, at every instruction): what it had
--- sent until then, in deliver's shape.
-function core.take_outbox()
-	local n = nout
-	nout = 0
-	if n == 0 then
-		return 0
-	end
-	return n, take(n)
-end
-
 -- Runs fn (a loader, an injected chunk...) and returns its outcome plus the outbox.
 function core.run(fn, ...)
 	local ok, err = xpcall(fn, debug.traceback, ...)
@@ -193,10 +182,18 @@ end
 -- raises the reason the node gives, where the code was. The node answers nothing to an
 -- arm left over from a run that has ended. A killed service is not disarmed: every
 -- instruction raises until its Lua gives up, however many pcalls it hides behind.
-local sethook, co_running = debug.sethook, coroutine.running
+local sethook, co_running, getinfo = debug.sethook, coroutine.running, debug.getinfo
 local threads = setmetatable({}, { __mode = "k" })
+-- The node's own bookkeeping (this prelude, skynet.lua's dispatch loop) is not where a
+-- stop may land: an error between two messages would lose the rest of the batch. There
+-- STOP lets the armed hook fire again at the next instruction, until the code it finds
+-- is a handler's, a cell's or any other that runs under a message's own pcall.
+local MACHINERY = { ["=core"] = true, ["@" .. lualib .. "/skynet.lua"] = true }
 local STOP
 function STOP()
+	if MACHINERY[getinfo(2, "S").source] then
+		return
+	end
 	local why, keep = py_command("STOP")
 	if not keep then
 		for co in next, threads do
@@ -215,12 +212,6 @@ local function thread_started(co)
 end
 core.thread_started = thread_started
 thread_started(co_running())
-
--- Puts STOP back as the running thread's (disarmed) hook, for code that borrowed the hook
--- for a while: debug.gethook cannot hand back a disarmed hook to restore.
-function core.restore_stop()
-	sethook(STOP, "")
-end
 
 -- Every coroutine registers itself as its first act. The wrappers reach the registry
 -- through `c`, the name skynet.lua gives this table, so inject's _U finds no new names.
@@ -245,27 +236,6 @@ do
 		end
 		return co_wrap(registered(f))
 	end
-end
-
--- The node keeps every registered thread alive (arming a freed one would be unsafe), so
--- now and then it lets go of them all and takes back those a full collection leaves.
-function core.live_threads()
-	collectgarbage()
-	local list, n = {}, 0
-	for co in next, threads do
-		n = n + 1
-		list[n] = co
-	end
-	return table_unpack(list, 1, n)
-end
-
--- Before the node drops this state: finalizers that run as it closes must not call into
--- a node that has let go of the service, so the bridge is cut once they have had a
--- collection to run in.
-function core.close()
-	collectgarbage()
-	py_command = function() end
-	py_alive = py_command
 end
 
 -- Code loading through the node's code cache (skynet's patched luaL_loadfilex). The
@@ -376,12 +346,18 @@ function core.require(name)
 end
 
 core.handle = handle
--- Parts most services never use, loaded when first asked for.
+-- Parts most services never use, loaded when first asked for: every function a service
+-- carries costs it about 500 bytes. skynet/core_rare.lua reaches this chunk's locals by
+-- upvalue name.
+local RARE = { take_outbox = true, restore_stop = true, live_threads = true, close = true }
 setmetatable(core, { __index = function(t, key)
 	if key == "inflight" and package.loaded.skynet then -- for a kill
 		local f = require("skynet.private").inflight
 		t.inflight = f
 		return f
+	elseif RARE[key] then
+		require("skynet.core_rare")(t)
+		return rawget(t, key)
 	end
 end })
 package.loaded["skynet.core"] = core
