@@ -222,7 +222,7 @@ def test_debug_commands_reply_as_skynet(tree) -> None:
         assert info == {b"count": 0, b"args": 2}
         (after_gc,) = await node.call(svc, "debug", "GC")
         assert isinstance(after_gc, float)
-        assert await node.call(svc, "debug", "TRACELOG", "on") == ()
+        assert await node.call(svc, "debug", "TRACELOG", True) == ()  # flag only: proto "lua"
 
         blocked = asyncio.ensure_future(node.call(svc, "lua", "block", 10000))
         await node.wait_idle()

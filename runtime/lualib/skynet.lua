@@ -69,6 +69,10 @@ local string_byte, string_sub = string.byte, string.sub
 
 local exited = false
 
+-- skynet.trace's hook (skynet/trace.lua), nil until something in this service is traced:
+-- every trace point below is one test of this local when nothing is.
+local tracing = nil
+
 -- skynet.coroutine's inner coroutines map to the skynet thread that resumed them: a
 -- session belongs to that thread, which is what the dispatcher resumes.
 local coroutine_roots = setmetatable({}, weak_kv)
@@ -99,6 +103,9 @@ local function co_create(f)
 					c.error(string_format("Maybe forgot response session %s from %s : %s:%d", session,
 						skynet.address(session_coroutine_address[co]), info.short_src, info.linedefined))
 				end
+				if tracing then
+					tracing("end", co)
+				end
 				session_coroutine_id[co] = nil
 				session_coroutine_address[co] = nil
 				f = nil
@@ -124,8 +131,11 @@ local function dispatch_wakeup()
 		local session = sleep_session[token]
 		if session then
 			local co = session_id_coroutine[session]
+			if tracing then
+				tracing("resume", co)
+			end
 			session_id_coroutine[session] = "BREAK"
-			suspend(co, coroutine_resume(co, false, "BREAK"))
+			suspend(co, coroutine_resume(co, false, "BREAK", nil, session))
 		end
 	end
 end
@@ -139,7 +149,7 @@ local function dispatch_error_queue()
 		local co = session_id_coroutine[session]
 		session_id_coroutine[session] = nil
 		if type(co) == "thread" then
-			suspend(co, coroutine_resume(co, false))
+			suspend(co, coroutine_resume(co, false, nil, nil, session))
 		end
 	end
 end
@@ -147,6 +157,9 @@ end
 function suspend(co, result, command)
 	if not result then
 		local session = session_coroutine_id[co]
+		if tracing then
+			tracing("fail", co, session)
+		end
 		if session then
 			local addr = session_coroutine_address[co]
 			if session ~= 0 then
@@ -159,8 +172,11 @@ function suspend(co, result, command)
 		coroutine_close(co)
 		error(tb, 0)
 	end
-	if command == "SUSPEND" or command == "QUIT" or command == nil then
+	if command == "SUSPEND" or command == nil then
 		return
+	elseif command == "QUIT" then
+		-- skynet.exit's own coroutine: its to-be-closed variables close now, after EXIT
+		coroutine_close(co)
 	elseif command == "USER" then
 		error("Call skynet.coroutine.yield out of skynet.coroutine.resume\n" .. traceback(co))
 	else
@@ -196,6 +212,9 @@ local function dispatch_request(p, f, session, source, msg)
 	local co = coroutine_running()
 	session_coroutine_id[co] = session
 	session_coroutine_address[co] = source
+	if tracing then
+		tracing("request", co, source, p)
+	end
 	handler_count[f] = (handler_count[f] or 0) + 1
 	local first = string_byte(msg, 1)
 	if first and first & 7 == 4 then
@@ -211,6 +230,9 @@ local function dispatch_request(p, f, session, source, msg)
 	local pending = session_coroutine_id[co]
 	session_coroutine_id[co] = nil
 	session_coroutine_address[co] = nil
+	if tracing then
+		tracing(ok and "end" or "fail", co, pending)
+	end
 	if not ok then
 		if pending and pending ~= 0 then
 			csend(source, PTYPE_ERROR, pending, "")
@@ -241,8 +263,11 @@ local function raw_dispatch_message(source, prototype, session, msg)
 		elseif co == nil then
 			unknown_response(session, source, msg, #msg)
 		else
+			if tracing then
+				tracing("resume", co)
+			end
 			session_id_coroutine[session] = nil
-			suspend(co, coroutine_resume(co, true, msg, #msg))
+			suspend(co, coroutine_resume(co, true, msg, #msg, session))
 		end
 		return
 	end
@@ -252,7 +277,12 @@ local function raw_dispatch_message(source, prototype, session, msg)
 		return p.dispatch(session, source, msg, #msg)
 	end
 	if p == nil then
-		if session ~= 0 then
+		if prototype == 12 then -- PTYPE_TRACE: the next request from source is traced
+			if tracing == nil then
+				skynet.tracetag() -- loads skynet/trace.lua, which sets `tracing`
+			end
+			return tracing("source", source, msg)
+		elseif session ~= 0 then
 			csend(source, PTYPE_ERROR, session, "")
 		else
 			unknown_request(session, source, msg, #msg, prototype)
@@ -353,6 +383,9 @@ function skynet.dispatch_message(...)
 			break
 		elseif loop_co == co then
 			loop_co = nil
+			if r == "QUIT" then -- skynet.exit in a handler: close its to-be-closed variables
+				coroutine_close(co)
+			end
 		end
 	end
 	batch = nil
@@ -369,6 +402,9 @@ end
 
 local function suspend_sleep(session, token)
 	local co = running_thread()
+	if tracing then
+		tracing("sleep", co)
+	end
 	session_id_coroutine[session] = co
 	sleep_session[token] = session
 	return coroutine_yield "SUSPEND"
@@ -450,6 +486,9 @@ local function yield_call(service, session)
 end
 
 function skynet.call(addr, typename, ...)
+	if tracing then
+		tracing("call", addr)
+	end
 	local p = proto[typename]
 	local session = csend(addr, p.id, nil, p.pack(...))
 	if session == nil then
@@ -461,6 +500,9 @@ end
 function skynet.ret(msg, sz)
 	msg = msg or ""
 	local co = running_thread()
+	if tracing then
+		tracing("response", co)
+	end
 	local session = session_coroutine_id[co]
 	if session == nil then
 		error "No session"
@@ -490,8 +532,11 @@ function skynet.self()
 	return c.handle
 end
 
+-- Only `.name`s are local: a global name is the harbor's (skynet.harbor.queryname).
 function skynet.localname(name)
-	return c.command("QUERY", name)
+	if string_byte(name) == 46 then
+		return c.command("QUERY", name)
+	end
 end
 
 function skynet.address(addr)
@@ -509,18 +554,22 @@ function skynet.newservice(name, ...)
 	return skynet.call(".launcher", "lua", "LAUNCH", "snlua", name, ...)
 end
 
+-- skynet.init: functions a module registers while it loads. In the main chunk they wait
+-- for skynet.start; in a module that skynet.require loads in a coroutine, they run when
+-- its body is done (skynet/require.lua keeps those lists). Anywhere else is an error,
+-- as in skynet: there is no list to insert into.
 local init_func = {}
 
-function skynet.init(f, name)
+function skynet.init(f)
 	assert(type(f) == "function")
-	if init_func == nil then
-		f()
+	local co, main = coroutine_running()
+	local list
+	if main then
+		list = init_func
 	else
-		init_func[#init_func + 1] = f
-		if name then
-			init_func[name] = f
-		end
+		list = require("skynet.require").context[co]
 	end
+	table.insert(list, f)
 end
 
 local function init_all()
@@ -533,20 +582,15 @@ local function init_all()
 	end
 end
 
-local function init_template(start, ...)
-	init_all()
-	init_func = {}
-	local r = table_pack(start(...))
-	init_all()
-	return table_unpack(r, 1, r.n)
-end
+skynet.pcall = pcall -- as in skynet, where it is deprecated
 
-function skynet.pcall(start, ...)
-	return xpcall(init_template, traceback, start, ...)
+local function init_main(start)
+	init_all()
+	start()
 end
 
 function skynet.init_service(start)
-	local ok, err = skynet.pcall(start)
+	local ok, err = xpcall(init_main, traceback, start)
 	if not ok then
 		skynet.error("init service failed: " .. tostring(err))
 		skynet.send(".launcher", "lua", "ERROR")
@@ -571,6 +615,10 @@ end
 
 local function _error_dispatch(error_session, error_source)
 	if error_session == 0 then
+		local down = c.service_down -- set by skynet.response's module, once loaded
+		if down then
+			down(error_source)
+		end
 		for session, srv in pairs(watching_session) do
 			if srv == error_source then
 				error_queue[#error_queue + 1] = session
@@ -624,7 +672,8 @@ local LAZY = [[
  killthread=threads task=threads uniqtask=threads request=select
  response=respond retpack=respond context=respond ignoreret=respond exit=exit
  now=time hpc=time starttime=time time=time yield=time getenv=env setenv=env memlimit=env
- mqlen=stat stat=stat endless=stat info_func=stat trace=stat tracetag=stat
+ mqlen=stat stat=stat endless=stat info_func=stat trace=trace tracetag=trace
+ tracelog=trace traceproto=trace tracecall=trace trace_timeout=trace
  handler_count=stat command_count=stat rawsend=raw rawcall=raw redirect=raw
  tostring=raw trash=raw genid=raw harbor=raw term=raw dispatch_unknown_request=raw
  dispatch_unknown_response=raw uniqueservice=unique queryservice=unique

@@ -587,6 +587,15 @@ class Node:
         return handle is not None and self.signal(handle, int(sig))
 
 
+    # --- library bridge commands (skynet.stat "time", skynet.profile, node-held shared data)
+
+    def _cmd_threadtime(self, svc: LuaService) -> float:
+        """CPU seconds of the calling worker thread: the clock skynet's `stat "time"` and
+        skynet.profile read, and which a service can only read here (os.clock counts
+        every thread of the process)."""
+        return time.thread_time()
+
+
 _COMMANDS = {
     b"QUERY": Node._cmd_query,
     b"NOW": Node._cmd_now,
@@ -606,6 +615,7 @@ _COMMANDS = {
     b"GENERATIONS": Node._cmd_generations,
     b"CONSOLE": Node._cmd_console,
     b"SIGNAL": Node._cmd_signal,
+    b"THREADTIME": Node._cmd_threadtime,
 }
 
 __all__ = ["RUNTIME_DIR", "CallError", "Node", "ServiceInfo"]
