@@ -101,7 +101,7 @@ local function co_create(f)
 				if session and session ~= 0 then
 					local info = debug.getinfo(f, "S")
 					c.error(string_format("Maybe forgot response session %s from %s : %s:%d", session,
-						skynet.address(session_coroutine_address[co]), info.short_src, info.linedefined))
+						skynet.address(session_coroutine_address[co]), info.source, info.linedefined))
 				end
 				if tracing then
 					tracing("end", co)
@@ -241,7 +241,7 @@ local function dispatch_request(p, f, session, source, msg)
 	elseif pending and pending ~= 0 then
 		local info = debug.getinfo(f, "S")
 		c.error(string_format("Maybe forgot response session %s from %s : %s:%d", pending,
-			skynet.address(source), info.short_src, info.linedefined))
+			skynet.address(source), info.source, info.linedefined))
 	end
 end
 
@@ -451,8 +451,9 @@ function skynet.fork(func, ...)
 		end)
 	end
 	local q = fork_queue
-	q.t = q.t + 1
-	q[q.t] = co
+	local t = q.t + 1 -- a finalizer may fork while the store below grows the table
+	q.t = t
+	q[t] = co
 	return co
 end
 

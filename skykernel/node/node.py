@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import seri
+from . import seri, shared
 from .bytecode import thin
 from .codecache import CodeCache
 from .config import Config, ConfigError, default_config
@@ -595,6 +595,24 @@ class Node:
         every thread of the process)."""
         return time.thread_time()
 
+    def _cmd_stm(self, svc: LuaService, op: bytes, *args: Any) -> Any:
+        """skynet.stm's objects, held here for every service (node/shared.py)."""
+        return shared.of(self).stm_command(svc.handle, op.decode(), *args)
+
+    def _cmd_shared(self, svc: LuaService, op: bytes, *args: Any) -> Any:
+        """Versions of sharetable and datasheet data, by id (node/shared.py)."""
+        return shared.of(self).blob_command(svc.handle, op.decode(), *args)
+
+    def _cmd_debugchannel(self, svc: LuaService, op: bytes, *args: Any) -> Any:
+        """The remote debugger's channel: typed lines in, printed text out (shared.py)."""
+        return shared.of(self).channel_command(svc.handle, op.decode(), *args)
+
+    def _cmd_debughook(self, svc: LuaService, thread: Any, mask: bytes) -> bool:
+        """The debugger's pausing line hook on one of the caller's own coroutines."""
+        from . import debughook  # ctypes over the Lua C API: loaded when first debugged
+
+        return debughook.set_hook(thread, mask.decode())
+
 
 _COMMANDS = {
     b"QUERY": Node._cmd_query,
@@ -616,6 +634,10 @@ _COMMANDS = {
     b"CONSOLE": Node._cmd_console,
     b"SIGNAL": Node._cmd_signal,
     b"THREADTIME": Node._cmd_threadtime,
+    b"STM": Node._cmd_stm,
+    b"SHARED": Node._cmd_shared,
+    b"DEBUGCHANNEL": Node._cmd_debugchannel,
+    b"DEBUGHOOK": Node._cmd_debughook,
 }
 
 __all__ = ["RUNTIME_DIR", "CallError", "Node", "ServiceInfo"]

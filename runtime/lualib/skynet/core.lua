@@ -73,13 +73,15 @@ core.drain = take
 
 local function push(dest, ptype, session, msg)
 	local n = nout
-	out[n + 1] = dest
-	out[n + 2] = ptype
-	out[n + 3] = session
-	out[n + 4] = msg
-	n = n + 4
-	nout = n
-	if n >= OUT_FLUSH then
+	-- The slots are taken before they are filled: a finalizer that sends while a store
+	-- grows the table appends after this frame instead of over it.
+	nout = n + 4
+	local o = out
+	o[n + 1] = dest
+	o[n + 2] = ptype
+	o[n + 3] = session
+	o[n + 4] = msg
+	if nout >= OUT_FLUSH then
 		flush()
 	end
 end

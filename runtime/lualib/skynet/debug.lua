@@ -101,6 +101,11 @@ local function init(skynet, export)
 		skynet.term(service)
 	end
 
+	-- skynet's single-step debugger (debug_console's `debug ADDR`): answered when it ends
+	function dbgcmd.REMOTEDEBUG(...)
+		require("skynet.remotedebug").start(export, ...)
+	end
+
 	function dbgcmd.SUPPORT(pname)
 		return skynet.ret(skynet.pack(skynet.dispatch(pname) ~= nil))
 	end
