@@ -605,10 +605,13 @@ function skynet.init_service(start)
 	end
 end
 
+local init_thread -- the start function's coroutine until it is done (skynet.task "init")
+
 function skynet.start(start_func)
 	c.callback(skynet.dispatch_message)
-	skynet.timeout(0, function()
+	init_thread = skynet.timeout(0, function()
 		skynet.init_service(start_func)
+		init_thread = nil
 	end)
 end
 

@@ -353,16 +353,7 @@ end
 
 function COMMAND.uniqtask(address)
 	address = adjust_address(address)
-	local tasks = skynet.call(address, "debug", "UNIQTASK")
-	local result = {}
-	local i = 0
-	for stack, info in pairs(tasks) do
-		i = i + 1
-		table.sort(info.sessions)
-		result[string.format("%d: %d task(s), sessions %s", i, info.n, table.concat(info.sessions, ","))] =
-			"\n" .. stack
-	end
-	return result
+	return skynet.call(address, "debug", "UNIQTASK")
 end
 
 function COMMAND.killtask(address, threadname)
