@@ -573,7 +573,8 @@ function skynet.init(f)
 	table.insert(list, f)
 end
 
-local function init_all()
+-- The main chunk's skynet.init functions, then the start function if given.
+local function init_all(start)
 	local funcs = init_func
 	init_func = nil
 	if funcs then
@@ -581,17 +582,15 @@ local function init_all()
 			funcs[i]()
 		end
 	end
+	if start then
+		start()
+	end
 end
 
 skynet.pcall = pcall -- as in skynet, where it is deprecated
 
-local function init_main(start)
-	init_all()
-	start()
-end
-
 function skynet.init_service(start)
-	local ok, err = xpcall(init_main, traceback, start)
+	local ok, err = xpcall(init_all, traceback, start)
 	if not ok then
 		skynet.error("init service failed: " .. tostring(err))
 		skynet.send(".launcher", "lua", "ERROR")
@@ -670,18 +669,15 @@ end
 ----- the rest of the API, loaded on first use so that every service does not carry it
 -- (those modules reach this one's locals through skynet/private.lua)
 
--- Which module under lualib/skynet/ defines which key. One string rather than a table,
--- because every service carries it and only a missing key ever reads it.
+-- Which module under lualib/skynet/ defines which key: "module:key,key ...". One string
+-- rather than a table, because every service carries it and only a missing key reads it.
 local LAZY = [[
- killthread=threads task=threads uniqtask=threads request=select
- response=respond retpack=respond context=respond ignoreret=respond exit=exit
- now=time hpc=time starttime=time time=time yield=time getenv=env setenv=env memlimit=env
- mqlen=stat stat=stat endless=stat info_func=stat trace=trace tracetag=trace
- tracelog=trace traceproto=trace tracecall=trace trace_timeout=trace
- handler_count=stat command_count=stat rawsend=raw rawcall=raw redirect=raw
- tostring=raw trash=raw genid=raw harbor=raw term=raw dispatch_unknown_request=raw
- dispatch_unknown_response=raw uniqueservice=unique queryservice=unique
- migrate=migrate restore=migrate
+ threads:killthread,task,uniqtask select:request exit:exit
+ respond:response,retpack,context,ignoreret time:now,hpc,starttime,time,yield
+ env:getenv,setenv,memlimit stat:mqlen,stat,endless,info_func,handler_count,command_count
+ trace:trace,tracetag,tracelog,traceproto,tracecall,trace_timeout
+ raw:rawsend,rawcall,redirect,tostring,trash,genid,harbor,term,dispatch_unknown_request,dispatch_unknown_response
+ unique:uniqueservice,queryservice migrate:migrate,restore
 ]]
 local string_match = string.match
 
@@ -693,7 +689,7 @@ setmetatable(skynet, {
 			return cache
 		end
 		local module = type(key) == "string" and string_match(key, "^[%w_]+$")
-			and string_match(LAZY, "%s" .. key .. "=(%w+)")
+			and string_match(LAZY, "(%w+):[%w_,]*%f[%w_]" .. key .. "%f[^%w_]")
 		if module then
 			require("skynet." .. module)(t, require "skynet.private")
 			return rawget(t, key)

@@ -34,30 +34,20 @@ local pack_value
 
 -- Like skynet, a table at level `depth` packs its items at `depth`; an item deeper than
 -- MAX_DEPTH fails, so 32 nested tables pack and a 33rd level fails once it holds anything.
--- A table whose metatable has __pairs packs what that iteration yields, all as key-value
--- pairs (skynet's lua-seri does the same: a proxy packs as the data it shows).
-local function pack_pairs(b, n, t, depth, mpairs)
-	n = n + 1
-	b[n] = "\6"
-	local f, s, k = mpairs(t)
-	while true do
-		local v
-		k, v = f(s, k)
-		if k == nil then
-			break
-		end
-		n = pack_value(b, pack_value(b, n, k, depth), v, depth)
-	end
-	n = n + 1
-	b[n] = "\0"
-	return n
-end
-
 local function pack_table(b, n, t, depth)
 	local mt = getmetatable(t)
 	local mpairs = mt ~= nil and type(mt) == "table" and rawget(mt, "__pairs")
 	if mpairs then
-		return pack_pairs(b, n, t, depth, mpairs)
+		-- what __pairs yields, all as key-value pairs, as skynet's lua-seri packs it
+		-- (so a proxy, a sharedata object say, packs as the data it shows)
+		n = n + 1
+		b[n] = "\6"
+		for k, v in mpairs(t) do
+			n = pack_value(b, pack_value(b, n, k, depth), v, depth)
+		end
+		n = n + 1
+		b[n] = "\0"
+		return n
 	end
 	local asize = rawlen(t)
 	if depth > MAX_DEPTH and (asize > 0 or next(t) ~= nil) then
