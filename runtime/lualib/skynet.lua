@@ -305,18 +305,18 @@ local loop_co = nil
 local idle_loops = {}
 local BATCH_DONE = {}
 
+-- Until all three queues are empty: what a wakeup or a failed call resumes may fork.
 local function after_message()
-	if exited then
-		return
-	end
-	if fork_queue.h <= fork_queue.t then
-		dispatch_forks()
-	end
-	if wakeup_queue[1] then
-		dispatch_wakeup()
-	end
-	if error_queue[1] then
-		dispatch_error_queue()
+	while not exited do
+		if fork_queue.h <= fork_queue.t then
+			dispatch_forks()
+		elseif wakeup_queue[1] then
+			dispatch_wakeup()
+		elseif error_queue[1] then
+			dispatch_error_queue()
+		else
+			return
+		end
 	end
 end
 
