@@ -177,8 +177,8 @@ skynet.start(function()
     skynet.error("END")
 end)
 """})
-    assert normalize(run_ours(tree)) == [
-        f"skynet.{m} false not provided by skykernel" for m in ("socket", "socketchannel", "cluster")]
+    assert normalize(run_ours(tree)) == [f"skynet.{m} false not provided by skykernel"
+                                         for m in ("socket", "socketchannel", "cluster")]
 
 
 # --- skynet.require and skynet.init ----------------------------------------------------
@@ -245,7 +245,8 @@ skynet.start(function()
         end)
     end
     skynet.sleep(30)
-    skynet.error("nonexistent", (select(2, pcall(require, "nonexistent_mod")):match("module '[^']+' not found")))
+    local _, missing = pcall(require, "nonexistent_mod")
+    skynet.error("nonexistent", (missing:match("module '[^']+' not found")))
     skynet.error("END")
 end)
 """,

@@ -1,9 +1,8 @@
 -- cdummy (.cslave): the standalone node's stand-in for the cluster slave. It starts the
 -- harbor placeholder, so addresses match a standalone skynet, and keeps the global names
--- (skynet.harbor), which it also gives the node so that a send by name reaches them.
+-- (skynet.harbor) for queryname.
 -- What only makes sense with other harbors is answered as skynet's cdummy answers it.
 local skynet = require "skynet"
-local c = require "skynet.core"
 require "skynet.manager"
 
 local globalname = {} -- name -> handle
@@ -21,11 +20,11 @@ local function response_name(name)
 	end
 end
 
+-- (skynet.harbor.globalname has already given the node the name)
 function harbor.REGISTER(name, handle)
 	assert(globalname[name] == nil)
 	globalname[name] = handle
 	response_name(name)
-	c.command("NAME", name, handle)
 end
 
 function harbor.QUERYNAME(name)

@@ -1,13 +1,17 @@
 -- skynet.harbor: global names and links between harbors, through `.cslave`. On a
 -- standalone node (harbor = 0) that is cdummy, which answers as skynet's does.
 local skynet = require "skynet"
+local c = require "skynet.core"
 
 local harbor = {}
 
--- Name a service for every harbor (returns at once; the name is usable once cdummy has
--- it, which a later call to .cslave waits for).
+-- Name a service for every harbor. The node learns the name at once (a send by name
+-- right after works, as it does in skynet, whose harbor holds such messages until it
+-- knows the name); cdummy keeps the list and answers queryname. A name already taken
+-- stays with its first service, and cdummy refuses the second, as skynet's does.
 function harbor.globalname(name, handle)
 	handle = handle or skynet.self()
+	pcall(c.command, "NAME", name, handle)
 	skynet.send(".cslave", "lua", "REGISTER", name, handle)
 end
 

@@ -66,15 +66,15 @@ local function account(co, ...)
 end
 
 -- coroutine.resume, timed for a thread being profiled
+-- (a thread may start profiling while it runs: what it ran counts once it yields)
 local function resume(co, ...)
 	if type(co) ~= "thread" then
 		error(string_format("bad argument #1 to 'skynet.profile.resume' (thread expected, got %s)",
 			co == nil and "no value" or type(co)), 2)
 	end
-	if start_time[co] == nil then
-		return plain_resume(co, ...)
+	if start_time[co] ~= nil then
+		start_time[co] = now()
 	end
-	start_time[co] = now()
 	return account(co, plain_resume(co, ...))
 end
 profile.resume = resume

@@ -18,6 +18,8 @@ local string_format = string.format
 
 local stm = {}
 
+local CALL_ARG = _VERSION == "Lua 5.4" and 2 or 1
+
 -- What finalizers let go of, told to the node from a fork: a finalizer may run in the
 -- middle of anything, even another bridge command, so it never calls the node itself.
 local released = {}
@@ -79,8 +81,9 @@ local reader_meta = {
 	__name = "skynet.stm.reader",
 	__call = function(self, f, ud)
 		if type(f) ~= "function" then
-			error(string_format("bad argument #1 to '?' (function expected, got %s)",
-				f == nil and "no value" or type(f)), 2)
+			-- numbered as each Lua numbers a __call's arguments (5.4 counts the object)
+			error(string_format("bad argument #%d to '?' (function expected, got %s)",
+				CALL_ARG, f == nil and "no value" or type(f)), 2)
 		end
 		local version, data = command("STM", "read", self[1], self[2])
 		if version == nil then
