@@ -15,30 +15,38 @@ function returns true for a line event and the coroutine can yield here.
 from __future__ import annotations
 
 import ctypes
+import threading
 from typing import Any
 
-from .interrupt import _LIB, thread_address
+from . import luastate
+from .interrupt import thread_address
 
 LUA_REGISTRYINDEX = -1_000_000 - 1000  # -LUAI_MAXSTACK - 1000, Lua's default build
 LUA_HOOKLINE = 2
 _KEY = b"skynet.debugchannel"
 
-_lib = _LIB
-_lib.lua_getfield.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p]
-_lib.lua_getfield.restype = ctypes.c_int
-_lib.lua_pushinteger.argtypes = [ctypes.c_void_p, ctypes.c_longlong]
-_lib.lua_pushinteger.restype = None
-_lib.lua_pcallk.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int,
-                            ctypes.c_void_p, ctypes.c_void_p]
-_lib.lua_pcallk.restype = ctypes.c_int
-_lib.lua_toboolean.argtypes = [ctypes.c_void_p, ctypes.c_int]
-_lib.lua_toboolean.restype = ctypes.c_int
-_lib.lua_settop.argtypes = [ctypes.c_void_p, ctypes.c_int]
-_lib.lua_settop.restype = None
-_lib.lua_isyieldable.argtypes = [ctypes.c_void_p]
-_lib.lua_isyieldable.restype = ctypes.c_int
-_lib.lua_yieldk.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
-_lib.lua_yieldk.restype = ctypes.c_int
+
+def _open(path: str) -> Any:
+    """The Lua C API of one lupa extension, typed for what the hook calls."""
+    lib = ctypes.CDLL(path)
+    lib.lua_sethook.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
+    lib.lua_sethook.restype = None
+    lib.lua_getfield.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p]
+    lib.lua_getfield.restype = ctypes.c_int
+    lib.lua_pushinteger.argtypes = [ctypes.c_void_p, ctypes.c_longlong]
+    lib.lua_pushinteger.restype = None
+    lib.lua_pcallk.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                               ctypes.c_void_p, ctypes.c_void_p]
+    lib.lua_pcallk.restype = ctypes.c_int
+    lib.lua_toboolean.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    lib.lua_toboolean.restype = ctypes.c_int
+    lib.lua_settop.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    lib.lua_settop.restype = None
+    lib.lua_isyieldable.argtypes = [ctypes.c_void_p]
+    lib.lua_isyieldable.restype = ctypes.c_int
+    lib.lua_yieldk.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
+    lib.lua_yieldk.restype = ctypes.c_int
+    return lib
 
 
 class _Debug(ctypes.Structure):
@@ -53,23 +61,41 @@ class _Debug(ctypes.Structure):
 _HOOKFUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(_Debug))
 
 
-def _hook(L: int, ar: Any) -> None:
-    event = ar.contents.event
-    line = ar.contents.currentline
-    lib = _lib
-    lib.lua_getfield(L, LUA_REGISTRYINDEX, _KEY)
-    lib.lua_pushinteger(L, event)
-    lib.lua_pushinteger(L, line)
-    status = lib.lua_pcallk(L, 2, 1, 0, None, None)
-    pause = status == 0 and lib.lua_toboolean(L, -1)
-    lib.lua_settop(L, -2)
-    if pause and event == LUA_HOOKLINE and lib.lua_isyieldable(L):
-        lib.lua_yieldk(L, 0, None, None)  # from a hook this returns; Lua yields after it
+def _make_hook(lib: Any) -> Any:
+    """The pausing hook for states of one Lua build (each extension has its own core)."""
+
+    def hook(L: int, ar: Any) -> None:
+        event = ar.contents.event
+        lib.lua_getfield(L, LUA_REGISTRYINDEX, _KEY)
+        lib.lua_pushinteger(L, event)
+        lib.lua_pushinteger(L, ar.contents.currentline)
+        status = lib.lua_pcallk(L, 2, 1, 0, None, None)
+        pause = status == 0 and lib.lua_toboolean(L, -1)
+        lib.lua_settop(L, -2)
+        if pause and event == LUA_HOOKLINE and lib.lua_isyieldable(L):
+            lib.lua_yieldk(L, 0, None, None)  # from a hook this returns; Lua yields after
+
+    return _HOOKFUNC(hook)
 
 
-#: Kept for as long as the module lives: Lua holds its address.
-_HOOK = _HOOKFUNC(_hook)
-HOOK_ADDRESS = ctypes.cast(_HOOK, ctypes.c_void_p).value
+#: extension file -> (its C API, the hook; kept for as long as Lua may call it)
+_hooks: dict[str, tuple[Any, Any]] = {}
+_hooks_lock = threading.Lock()
+
+
+def _hook_for(version: str | None) -> tuple[Any, int]:
+    if hasattr(luastate, "extension_file"):
+        path = luastate.extension_file(version)
+    else:
+        path = luastate.EXTENSION_FILE
+    with _hooks_lock:
+        entry = _hooks.get(path)
+        if entry is None:
+            lib = _open(path)
+            entry = _hooks[path] = (lib, _make_hook(lib))
+    lib, hook = entry
+    return lib, ctypes.cast(hook, ctypes.c_void_p).value
+
 
 _MASKS = {"c": 1, "r": 2, "l": 4}
 
@@ -81,16 +107,18 @@ def mask_bits(mask: str) -> int:
     return bits
 
 
-def set_hook(thread: Any, mask: str) -> bool:
+def set_hook(thread: Any, mask: str, version: str | None = None) -> bool:
     """Install the pausing hook on a Lua thread a service handed over (the lupa object
-    of a coroutine of its own); the service has already set its Lua-side hook with the
-    same mask through debug.sethook, which keeps the thread's hook table in order."""
+    of a coroutine of its own; `version`: its Lua's); the service has already set its
+    Lua-side hook with the same mask through debug.sethook, which keeps the thread's
+    hook table in order."""
     address = thread_address(thread)
     if address is None:
         return False
+    lib, hook = _hook_for(version)
     bits = mask_bits(mask)
-    _lib.lua_sethook(address, HOOK_ADDRESS if bits else None, bits, 0)
+    lib.lua_sethook(address, hook if bits else None, bits, 0)
     return True
 
 
-__all__ = ["HOOK_ADDRESS", "mask_bits", "set_hook"]
+__all__ = ["mask_bits", "set_hook"]

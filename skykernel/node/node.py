@@ -611,7 +611,7 @@ class Node:
         """The debugger's pausing line hook on one of the caller's own coroutines."""
         from . import debughook  # ctypes over the Lua C API: loaded when first debugged
 
-        return debughook.set_hook(thread, mask.decode())
+        return debughook.set_hook(thread, mask.decode(), getattr(self.config, "lua", None))
 
 
 _COMMANDS = {
