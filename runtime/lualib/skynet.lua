@@ -245,14 +245,18 @@ local function dispatch_request(p, f, session, source, msg)
 	end
 end
 
-local function unknown_request(session, address, msg, sz, prototype)
-	c.error(string_format("Unknown request (%s): %s", prototype, tostring(msg)))
-	error(string_format("Unknown session : %d from %x", session, address))
-end
+-- What to do with a message nobody expects: skynet's answers live in skynet/raw.lua,
+-- which puts them here the first time it loads (a service may set its own).
+local unknown_request, unknown_response
 
-local function unknown_response(session, address, msg, sz)
-	c.error(string_format("Response message : %s", tostring(msg)))
-	error(string_format("Unknown session : %d from %x", session, address))
+local function unknown(request, ...)
+	if unknown_request == nil and unknown_response == nil then
+		local _ = skynet.genid -- loads skynet/raw.lua
+	end
+	if request then
+		return unknown_request(...)
+	end
+	return unknown_response(...)
 end
 
 local function raw_dispatch_message(source, prototype, session, msg)
@@ -261,7 +265,7 @@ local function raw_dispatch_message(source, prototype, session, msg)
 		if co == "BREAK" then
 			session_id_coroutine[session] = nil
 		elseif co == nil then
-			unknown_response(session, source, msg, #msg)
+			unknown(false, session, source, msg, #msg)
 		else
 			if tracing then
 				tracing("resume", co)
@@ -285,7 +289,7 @@ local function raw_dispatch_message(source, prototype, session, msg)
 		elseif session ~= 0 then
 			csend(source, PTYPE_ERROR, session, "")
 		else
-			unknown_request(session, source, msg, #msg, prototype)
+			unknown(true, session, source, msg, #msg, prototype)
 		end
 		return
 	end
@@ -295,7 +299,7 @@ local function raw_dispatch_message(source, prototype, session, msg)
 	elseif session ~= 0 then
 		csend(source, PTYPE_ERROR, session, "")
 	else
-		unknown_request(session, source, msg, #msg, p.name)
+		unknown(true, session, source, msg, #msg, p.name)
 	end
 end
 

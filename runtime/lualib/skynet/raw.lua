@@ -1,7 +1,8 @@
 -- Messages below the protocol layer: raw send and call, redirect, session ids, address
 -- parts, and the hooks for messages nobody expects. Loaded by skynet.lua on first use.
 
-local assert = assert
+local assert, error, tostring = assert, error, tostring
+local string_format = string.format
 
 return function(skynet, internal)
 	local proto = internal.proto
@@ -55,6 +56,20 @@ return function(skynet, internal)
 	-- As if `service` had gone down: what skynet does when told a service is gone.
 	function skynet.term(service)
 		return internal.raw_dispatch(service, skynet.PTYPE_ERROR, 0, "")
+	end
+
+	-- skynet's answers to a message nobody expects, unless the service set its own
+	if internal.unknown_request == nil then
+		internal.set("unknown_request", function(session, address, msg, sz, prototype)
+			c.error(string_format("Unknown request (%s): %s", prototype, tostring(msg)))
+			error(string_format("Unknown session : %d from %x", session, address))
+		end)
+	end
+	if internal.unknown_response == nil then
+		internal.set("unknown_response", function(session, address, msg, sz)
+			c.error(string_format("Response message : %s", tostring(msg)))
+			error(string_format("Unknown session : %d from %x", session, address))
+		end)
 	end
 
 	function skynet.dispatch_unknown_request(unknown)
