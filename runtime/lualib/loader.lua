@@ -49,4 +49,18 @@ if preload and preload ~= "" then
 	f(table.unpack(params))
 end
 
-return main(table.unpack(params))
+-- skynet.memlimit in the main chunk takes effect once the chunk is done, as skynet's
+-- service loader applies it (and says so); set later, it is never applied.
+local function apply_memlimit(...)
+	local registry = debug.getregistry()
+	local limit = registry.memlimit
+	if math.type(limit) == "integer" then
+		registry.memlimit = nil
+		local c = require "skynet.core"
+		c.command("MEMLIMIT", limit)
+		c.error(string.format("Set memory limit to %.2f M", limit / (1024 * 1024)))
+	end
+	return ...
+end
+
+return apply_memlimit(main(table.unpack(params)))

@@ -69,6 +69,10 @@ local string_byte, string_sub = string.byte, string.sub
 
 local exited = false
 
+-- skynet.trace's hook (skynet/trace.lua), nil until something in this service is traced:
+-- every trace point below is one test of this local when nothing is.
+local tracing = nil
+
 -- skynet.coroutine's inner coroutines map to the skynet thread that resumed them: a
 -- session belongs to that thread, which is what the dispatcher resumes.
 local coroutine_roots = setmetatable({}, weak_kv)
@@ -97,7 +101,10 @@ local function co_create(f)
 				if session and session ~= 0 then
 					local info = debug.getinfo(f, "S")
 					c.error(string_format("Maybe forgot response session %s from %s : %s:%d", session,
-						skynet.address(session_coroutine_address[co]), info.short_src, info.linedefined))
+						skynet.address(session_coroutine_address[co]), info.source, info.linedefined))
+				end
+				if tracing then
+					tracing("end", co)
 				end
 				session_coroutine_id[co] = nil
 				session_coroutine_address[co] = nil
@@ -124,8 +131,11 @@ local function dispatch_wakeup()
 		local session = sleep_session[token]
 		if session then
 			local co = session_id_coroutine[session]
+			if tracing then
+				tracing("resume", co)
+			end
 			session_id_coroutine[session] = "BREAK"
-			suspend(co, coroutine_resume(co, false, "BREAK"))
+			suspend(co, coroutine_resume(co, false, "BREAK", nil, session))
 		end
 	end
 end
@@ -139,7 +149,7 @@ local function dispatch_error_queue()
 		local co = session_id_coroutine[session]
 		session_id_coroutine[session] = nil
 		if type(co) == "thread" then
-			suspend(co, coroutine_resume(co, false))
+			suspend(co, coroutine_resume(co, false, nil, nil, session))
 		end
 	end
 end
@@ -147,6 +157,9 @@ end
 function suspend(co, result, command)
 	if not result then
 		local session = session_coroutine_id[co]
+		if tracing then
+			tracing("fail", co, session)
+		end
 		if session then
 			local addr = session_coroutine_address[co]
 			if session ~= 0 then
@@ -159,8 +172,11 @@ function suspend(co, result, command)
 		coroutine_close(co)
 		error(tb, 0)
 	end
-	if command == "SUSPEND" or command == "QUIT" or command == nil then
+	if command == "SUSPEND" or command == nil then
 		return
+	elseif command == "QUIT" then
+		-- skynet.exit's own coroutine: its to-be-closed variables close now, after EXIT
+		coroutine_close(co)
 	elseif command == "USER" then
 		error("Call skynet.coroutine.yield out of skynet.coroutine.resume\n" .. traceback(co))
 	else
@@ -196,6 +212,9 @@ local function dispatch_request(p, f, session, source, msg)
 	local co = coroutine_running()
 	session_coroutine_id[co] = session
 	session_coroutine_address[co] = source
+	if tracing then
+		tracing("request", co, source, p)
+	end
 	handler_count[f] = (handler_count[f] or 0) + 1
 	local first = string_byte(msg, 1)
 	if first and first & 7 == 4 then
@@ -211,6 +230,9 @@ local function dispatch_request(p, f, session, source, msg)
 	local pending = session_coroutine_id[co]
 	session_coroutine_id[co] = nil
 	session_coroutine_address[co] = nil
+	if tracing then
+		tracing(ok and "end" or "fail", co, pending)
+	end
 	if not ok then
 		if pending and pending ~= 0 then
 			csend(source, PTYPE_ERROR, pending, "")
@@ -219,18 +241,22 @@ local function dispatch_request(p, f, session, source, msg)
 	elseif pending and pending ~= 0 then
 		local info = debug.getinfo(f, "S")
 		c.error(string_format("Maybe forgot response session %s from %s : %s:%d", pending,
-			skynet.address(source), info.short_src, info.linedefined))
+			skynet.address(source), info.source, info.linedefined))
 	end
 end
 
-local function unknown_request(session, address, msg, sz, prototype)
-	c.error(string_format("Unknown request (%s): %s", prototype, tostring(msg)))
-	error(string_format("Unknown session : %d from %x", session, address))
-end
+-- What to do with a message nobody expects: skynet's answers live in skynet/raw.lua,
+-- which puts them here the first time it loads (a service may set its own).
+local unknown_request, unknown_response
 
-local function unknown_response(session, address, msg, sz)
-	c.error(string_format("Response message : %s", tostring(msg)))
-	error(string_format("Unknown session : %d from %x", session, address))
+local function unknown(request, ...)
+	if unknown_request == nil and unknown_response == nil then
+		local _ = skynet.genid -- loads skynet/raw.lua
+	end
+	if request then
+		return unknown_request(...)
+	end
+	return unknown_response(...)
 end
 
 local function raw_dispatch_message(source, prototype, session, msg)
@@ -239,10 +265,13 @@ local function raw_dispatch_message(source, prototype, session, msg)
 		if co == "BREAK" then
 			session_id_coroutine[session] = nil
 		elseif co == nil then
-			unknown_response(session, source, msg, #msg)
+			unknown(false, session, source, msg, #msg)
 		else
+			if tracing then
+				tracing("resume", co)
+			end
 			session_id_coroutine[session] = nil
-			suspend(co, coroutine_resume(co, true, msg, #msg))
+			suspend(co, coroutine_resume(co, true, msg, #msg, session))
 		end
 		return
 	end
@@ -252,10 +281,15 @@ local function raw_dispatch_message(source, prototype, session, msg)
 		return p.dispatch(session, source, msg, #msg)
 	end
 	if p == nil then
-		if session ~= 0 then
+		if prototype == 12 then -- PTYPE_TRACE: the next request from source is traced
+			if tracing == nil then
+				skynet.tracetag() -- loads skynet/trace.lua, which sets `tracing`
+			end
+			return tracing("source", source, msg)
+		elseif session ~= 0 then
 			csend(source, PTYPE_ERROR, session, "")
 		else
-			unknown_request(session, source, msg, #msg, prototype)
+			unknown(true, session, source, msg, #msg, prototype)
 		end
 		return
 	end
@@ -265,7 +299,7 @@ local function raw_dispatch_message(source, prototype, session, msg)
 	elseif session ~= 0 then
 		csend(source, PTYPE_ERROR, session, "")
 	else
-		unknown_request(session, source, msg, #msg, p.name)
+		unknown(true, session, source, msg, #msg, p.name)
 	end
 end
 
@@ -275,18 +309,18 @@ local loop_co = nil
 local idle_loops = {}
 local BATCH_DONE = {}
 
+-- Until all three queues are empty: what a wakeup or a failed call resumes may fork.
 local function after_message()
-	if exited then
-		return
-	end
-	if fork_queue.h <= fork_queue.t then
-		dispatch_forks()
-	end
-	if wakeup_queue[1] then
-		dispatch_wakeup()
-	end
-	if error_queue[1] then
-		dispatch_error_queue()
+	while not exited do
+		if fork_queue.h <= fork_queue.t then
+			dispatch_forks()
+		elseif wakeup_queue[1] then
+			dispatch_wakeup()
+		elseif error_queue[1] then
+			dispatch_error_queue()
+		else
+			return
+		end
 	end
 end
 
@@ -353,6 +387,9 @@ function skynet.dispatch_message(...)
 			break
 		elseif loop_co == co then
 			loop_co = nil
+			if r == "QUIT" then -- skynet.exit in a handler: close its to-be-closed variables
+				coroutine_close(co)
+			end
 		end
 	end
 	batch = nil
@@ -369,6 +406,9 @@ end
 
 local function suspend_sleep(session, token)
 	local co = running_thread()
+	if tracing then
+		tracing("sleep", co)
+	end
 	session_id_coroutine[session] = co
 	sleep_session[token] = session
 	return coroutine_yield "SUSPEND"
@@ -415,8 +455,9 @@ function skynet.fork(func, ...)
 		end)
 	end
 	local q = fork_queue
-	q.t = q.t + 1
-	q[q.t] = co
+	local t = q.t + 1 -- a finalizer may fork while the store below grows the table
+	q.t = t
+	q[t] = co
 	return co
 end
 
@@ -450,6 +491,9 @@ local function yield_call(service, session)
 end
 
 function skynet.call(addr, typename, ...)
+	if tracing then
+		tracing("call", addr)
+	end
 	local p = proto[typename]
 	local session = csend(addr, p.id, nil, p.pack(...))
 	if session == nil then
@@ -461,6 +505,9 @@ end
 function skynet.ret(msg, sz)
 	msg = msg or ""
 	local co = running_thread()
+	if tracing then
+		tracing("response", co)
+	end
 	local session = session_coroutine_id[co]
 	if session == nil then
 		error "No session"
@@ -490,8 +537,11 @@ function skynet.self()
 	return c.handle
 end
 
+-- Only `.name`s are local: a global name is the harbor's (skynet.harbor.queryname).
 function skynet.localname(name)
-	return c.command("QUERY", name)
+	if string_byte(name) == 46 then
+		return c.command("QUERY", name)
+	end
 end
 
 function skynet.address(addr)
@@ -509,21 +559,26 @@ function skynet.newservice(name, ...)
 	return skynet.call(".launcher", "lua", "LAUNCH", "snlua", name, ...)
 end
 
+-- skynet.init: functions a module registers while it loads. In the main chunk they wait
+-- for skynet.start; in a module that skynet.require loads in a coroutine, they run when
+-- its body is done (skynet/require.lua keeps those lists). Anywhere else is an error,
+-- as in skynet: there is no list to insert into.
 local init_func = {}
 
-function skynet.init(f, name)
+function skynet.init(f)
 	assert(type(f) == "function")
-	if init_func == nil then
-		f()
+	local co, main = coroutine_running()
+	local list
+	if main then
+		list = init_func
 	else
-		init_func[#init_func + 1] = f
-		if name then
-			init_func[name] = f
-		end
+		list = require("skynet.require").context[co]
 	end
+	table.insert(list, f)
 end
 
-local function init_all()
+-- The main chunk's skynet.init functions, then the start function if given.
+local function init_all(start)
 	local funcs = init_func
 	init_func = nil
 	if funcs then
@@ -531,22 +586,15 @@ local function init_all()
 			funcs[i]()
 		end
 	end
+	if start then
+		start()
+	end
 end
 
-local function init_template(start, ...)
-	init_all()
-	init_func = {}
-	local r = table_pack(start(...))
-	init_all()
-	return table_unpack(r, 1, r.n)
-end
-
-function skynet.pcall(start, ...)
-	return xpcall(init_template, traceback, start, ...)
-end
+skynet.pcall = pcall -- as in skynet, where it is deprecated
 
 function skynet.init_service(start)
-	local ok, err = skynet.pcall(start)
+	local ok, err = xpcall(init_all, traceback, start)
 	if not ok then
 		skynet.error("init service failed: " .. tostring(err))
 		skynet.send(".launcher", "lua", "ERROR")
@@ -560,10 +608,13 @@ function skynet.init_service(start)
 	end
 end
 
+local init_thread -- the start function's coroutine until it is done (skynet.task "init")
+
 function skynet.start(start_func)
 	c.callback(skynet.dispatch_message)
-	skynet.timeout(0, function()
+	init_thread = skynet.timeout(0, function()
 		skynet.init_service(start_func)
+		init_thread = nil
 	end)
 end
 
@@ -571,6 +622,10 @@ end
 
 local function _error_dispatch(error_session, error_source)
 	if error_session == 0 then
+		local down = c.service_down -- set by skynet.response's module, once loaded
+		if down then
+			down(error_source)
+		end
 		for session, srv in pairs(watching_session) do
 			if srv == error_source then
 				error_queue[#error_queue + 1] = session
@@ -618,17 +673,15 @@ end
 ----- the rest of the API, loaded on first use so that every service does not carry it
 -- (those modules reach this one's locals through skynet/private.lua)
 
--- Which module under lualib/skynet/ defines which key. One string rather than a table,
--- because every service carries it and only a missing key ever reads it.
+-- Which module under lualib/skynet/ defines which key: "module:key,key ...". One string
+-- rather than a table, because every service carries it and only a missing key reads it.
 local LAZY = [[
- killthread=threads task=threads uniqtask=threads request=select
- response=respond retpack=respond context=respond ignoreret=respond exit=exit
- now=time hpc=time starttime=time time=time yield=time getenv=env setenv=env memlimit=env
- mqlen=stat stat=stat endless=stat info_func=stat trace=stat tracetag=stat
- handler_count=stat command_count=stat rawsend=raw rawcall=raw redirect=raw
- tostring=raw trash=raw genid=raw harbor=raw term=raw dispatch_unknown_request=raw
- dispatch_unknown_response=raw uniqueservice=unique queryservice=unique
- migrate=migrate restore=migrate
+ threads:killthread,task,uniqtask select:request exit:exit
+ respond:response,retpack,context,ignoreret time:now,hpc,starttime,time,yield
+ env:getenv,setenv,memlimit stat:mqlen,stat,endless,info_func,handler_count,command_count
+ trace:trace,tracetag,tracelog,traceproto,tracecall,trace_timeout
+ raw:rawsend,rawcall,redirect,tostring,trash,genid,harbor,term,dispatch_unknown_request,dispatch_unknown_response
+ unique:uniqueservice,queryservice migrate:migrate,restore
 ]]
 local string_match = string.match
 
@@ -640,7 +693,7 @@ setmetatable(skynet, {
 			return cache
 		end
 		local module = type(key) == "string" and string_match(key, "^[%w_]+$")
-			and string_match(LAZY, "%s" .. key .. "=(%w+)")
+			and string_match(LAZY, "(%w+):[%w_,]*%f[%w_]" .. key .. "%f[^%w_]")
 		if module then
 			require("skynet." .. module)(t, require "skynet.private")
 			return rawget(t, key)

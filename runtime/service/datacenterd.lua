@@ -1,129 +1,117 @@
--- datacenterd (DATACENTER): a node-wide tree of values addressed by key paths.
+-- datacenterd (DATACENTER): a node-wide tree of values addressed by key paths, with
+-- skynet's semantics, corner cases included.
 --
--- QUERY path... reads, UPDATE path... value writes (and answers the old value), WAIT path...
--- answers when a value is set at that exact path. Waiters hang in a second tree of the
--- same shape; a write that lands above waiting leaves (replacing a whole branch) fails them.
+-- QUERY path... reads (through a value that is not a table: an error). UPDATE path...
+-- value writes, making tables along the path, and answers the old value. WAIT path...
+-- answers at once if there is a value, else when one is first set at exactly that path.
+-- Waiters hang in a second tree; a write that lands below a waited-for path fails its
+-- waiters (`call failed`), and one above it leaves them waiting, as in skynet.
 local skynet = require "skynet"
 
+local select, assert = select, assert
+
 local data = {}
-local waiters = {} -- same shape as data; a leaf is { waiting = true, [i] = response }
+local waiting = {} -- path -> { [QUEUE] = true, response... } or a branch of such
+local QUEUE, BRANCH = {}, {} -- what a node of `waiting` is
 
-local function get(node, ...)
-	for i = 1, select("#", ...) do
-		if type(node) ~= "table" then
+local function get(node, key, ...)
+	if node == nil or key == nil then
+		return node
+	end
+	return get(node[key], ...)
+end
+
+-- Returns the old value and the new one.
+local function set(node, key, value, ...)
+	if select("#", ...) == 0 then
+		local old = node[key]
+		node[key] = value
+		return old, value
+	end
+	if node[key] == nil then
+		node[key] = {}
+	end
+	return set(node[key], value, ...)
+end
+
+-- The waiters of the path a write landed on, detached; `...` is the rest of the path and
+-- the value. Waiters above a longer write can never be answered: they fail now.
+local function take(node, key, ...)
+	if key == nil then
+		return nil
+	end
+	local q = node[key]
+	if q == nil then
+		return nil
+	end
+	if q[QUEUE] then
+		node[key] = nil
+		if select("#", ...) ~= 1 then
+			for i = 1, #q do
+				q[i](false)
+			end
 			return nil
 		end
-		node = node[(select(i, ...))]
+		return q
 	end
-	return node
+	return take(q, ...)
 end
 
-local function set(node, ...)
-	local n = select("#", ...)
-	local value = select(n, ...)
-	for i = 1, n - 2 do
-		local key = select(i, ...)
-		if type(node[key]) ~= "table" then
-			node[key] = {}
+local function wait(node, key, key2, ...)
+	local q = node[key]
+	if key2 == nil then
+		if q == nil then
+			q = { [QUEUE] = true }
+			node[key] = q
+		else
+			assert(q[QUEUE])
 		end
-		node = node[key]
-	end
-	local key = select(n - 1, ...)
-	local old = node[key]
-	node[key] = value
-	return old
-end
-
--- Detach the waiters at exactly this path (or every waiter under it, to be failed).
-local function take_waiters(...)
-	local n = select("#", ...)
-	local node = waiters
-	for i = 1, n - 2 do
-		node = node[(select(i, ...))]
-		if node == nil then
-			return nil
-		end
-	end
-	local key = select(n - 1, ...)
-	local found = node[key]
-	node[key] = nil
-	return found
-end
-
-local function fail_all(w)
-	if w.waiting then
-		for i = 1, #w do
-			w[i](false)
-		end
+		q[#q + 1] = skynet.response()
 		return
 	end
-	for _, deeper in pairs(w) do
-		fail_all(deeper)
+	if q == nil then
+		q = { [BRANCH] = true }
+		node[key] = q
+	else
+		assert(q[BRANCH])
 	end
-end
-
-local function answer_all(found, value)
-	if found == nil then
-		return
-	end
-	if not found.waiting then
-		-- a whole branch was overwritten: what waited below it can never be answered
-		fail_all(found)
-		return
-	end
-	for i = 1, #found do
-		found[i](true, value)
-	end
-end
-
-local function add_waiter(...)
-	local n = select("#", ...)
-	local node = waiters
-	for i = 1, n - 1 do
-		local key = select(i, ...)
-		local next_node = node[key]
-		if next_node == nil then
-			next_node = {}
-			node[key] = next_node
-		end
-		node = next_node
-	end
-	local key = select(n, ...)
-	local leaf = node[key]
-	if leaf == nil then
-		leaf = { waiting = true }
-		node[key] = leaf
-	end
-	leaf[#leaf + 1] = skynet.response()
+	return wait(q, key2, ...)
 end
 
 local command = {}
 
-function command.QUERY(...)
-	return get(data, ...)
+function command.QUERY(key, ...)
+	local d = data[key]
+	if d ~= nil then
+		return get(d, ...)
+	end
 end
 
 function command.UPDATE(...)
-	local old = set(data, ...)
-	local n = select("#", ...)
-	if select(n, ...) ~= nil then
-		answer_all(take_waiters(...), (select(n, ...)))
+	local old, value = set(data, ...)
+	if old ~= nil or value == nil then
+		return old
 	end
-	return old
+	local q = take(waiting, ...)
+	if q then
+		for i = 1, #q do
+			q[i](true, value)
+		end
+	end
 end
 
 skynet.start(function()
 	skynet.dispatch("lua", function(_, _, cmd, ...)
 		if cmd == "WAIT" then
-			local value = get(data, ...)
+			local value = command.QUERY(...)
 			if value ~= nil then
 				skynet.ret(skynet.pack(value))
 			else
-				add_waiter(...)
+				wait(waiting, ...)
 			end
 			return
 		end
-		local f = assert(command[cmd], cmd)
+		local f = assert(command[cmd])
 		skynet.ret(skynet.pack(f(...)))
 	end)
 end)

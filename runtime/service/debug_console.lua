@@ -93,6 +93,10 @@ local function printer(out)
 	end
 end
 
+-- `debug ADDR` sessions, defined below with the commands (DEBUG.start, DEBUG.line)
+local DEBUG = {}
+local debugging = {} -- fd -> the debug session on that connection
+
 local connection = {}
 
 function connection.open(fd, addr)
@@ -104,6 +108,14 @@ function connection.line(fd, cmdline)
 	local out = {}
 	local print = printer(out)
 	local close = false
+	local session = debugging[fd]
+	if session then
+		skynet.ret(skynet.pack(DEBUG.line(fd, session, cmdline), false))
+		return
+	elseif cmdline:match("^%s*debug%s") then
+		skynet.ret(skynet.pack(DEBUG.start(fd, cmdline), false))
+		return
+	end
 	if cmdline:sub(1, 4) == "GET " then
 		local url = cmdline:match("^GET%s+(%S+)") or "/"
 		docmd(url:sub(2):gsub("/", " "), print, fd)
@@ -115,6 +127,11 @@ function connection.line(fd, cmdline)
 end
 
 function connection.close(fd)
+	local session = debugging[fd]
+	if session then -- as skynet: a connection that goes away leaves debug mode
+		debugging[fd] = nil
+		skynet.send(session.agent, "lua", "cmd", "cont")
+	end
 	skynet.error(fd, "disconnected")
 end
 
@@ -150,6 +167,7 @@ function COMMAND.help()
 		killtask = "killtask ADDR THREAD : kill a coroutine listed by task",
 		inject = "inject ADDR FILE : run a Lua file inside a service",
 		dbgcmd = "dbgcmd ADDR CMD [args] : send a debug command",
+		debug = "debug ADDR : debug a lua service (s, n, c, watch(proto [, cond]), cont)",
 		logon = "logon ADDR : log a service's messages",
 		logoff = "logoff ADDR : stop logging them",
 		log = "log NAME [args] : launch a service and log its messages",
@@ -176,6 +194,77 @@ local function adjust_address(address)
 	return assert(tonumber("0x" .. address), "Need an address") | (skynet.harbor(skynet.self()) << 24)
 end
 
+----- `debug ADDR`: skynet's single-step debugger (skynet.remotedebug in the service)
+--
+-- skynet's console hands the session its socket: the service being debugged writes its
+-- output there. Here every line gets one reply, so the service prints into the session's
+-- channel (held by the node) and the reply to each typed line is what it printed once it
+-- has read that line and asked for the next, prompt included. A prompt the service prints
+-- on its own (a watched message arriving) comes with the next reply.
+
+local DEBUG_WAIT = 500 -- centiseconds a reply waits for the service being debugged
+
+local function debug_output(session, until_done)
+	local out = {}
+	for _ = 1, DEBUG_WAIT do
+		local text, settled = core.command("DEBUGCHANNEL", "take", session.channel)
+		out[#out + 1] = text
+		if session.done or (settled and not until_done) then
+			break
+		end
+		skynet.sleep(1)
+	end
+	local text, _ = core.command("DEBUGCHANNEL", "take", session.channel)
+	out[#out + 1] = text
+	return table.concat(out)
+end
+
+local function debug_end(fd, session, text)
+	debugging[fd] = nil
+	core.command("DEBUGCHANNEL", "release", session.channel)
+	if session.ok then
+		return text .. "<CMD OK>\n"
+	end
+	return text .. tostring(session.err) .. "\n<CMD Error>\n"
+end
+
+function DEBUG.start(fd, cmdline)
+	local ok, address = pcall(adjust_address, cmdline:match("^%s*debug%s+(%S+)"))
+	if not ok then
+		return tostring(address) .. "\n<CMD Error>\n"
+	end
+	local channel = core.command("DEBUGCHANNEL", "create")
+	local agent = skynet.newservice "debug_agent"
+	local session = { agent = agent, channel = channel, done = false }
+	debugging[fd] = session
+	skynet.fork(function()
+		local called, attached, err = pcall(skynet.call, agent, "lua", "start", address, fd, channel)
+		session.ok = called and attached
+		session.err = called and err or attached
+		session.done = true
+	end)
+	local text = debug_output(session)
+	if session.done then
+		return debug_end(fd, session, text)
+	end
+	return text
+end
+
+function DEBUG.line(fd, session, cmdline)
+	if session.done then
+		return debug_end(fd, session, debug_output(session))
+	end
+	-- straight into the channel (not through the agent, as skynet does), so that the
+	-- reply below waits for this very line
+	core.command("DEBUGCHANNEL", "write", session.channel, cmdline)
+	local leaving = cmdline == "cont"
+	local text = debug_output(session, leaving)
+	if session.done then
+		return debug_end(fd, session, text)
+	end
+	return text
+end
+
 function COMMAND.clearcache()
 	codecache.clear()
 end
@@ -192,7 +281,7 @@ function COMMAND.start(...)
 end
 
 function COMMAND.snax(...)
-	local snax = require "snax"
+	local snax = require "skynet.snax"
 	local ok, s = pcall(snax.newservice, ...)
 	if ok then
 		return { [skynet.address(s.handle)] = ... }
@@ -264,16 +353,7 @@ end
 
 function COMMAND.uniqtask(address)
 	address = adjust_address(address)
-	local tasks = skynet.call(address, "debug", "UNIQTASK")
-	local result = {}
-	local i = 0
-	for stack, info in pairs(tasks) do
-		i = i + 1
-		table.sort(info.sessions)
-		result[string.format("%d: %d task(s), sessions %s", i, info.n, table.concat(info.sessions, ","))] =
-			"\n" .. stack
-	end
-	return result
+	return skynet.call(address, "debug", "UNIQTASK")
 end
 
 function COMMAND.killtask(address, threadname)
@@ -286,20 +366,16 @@ function COMMAND.info(address, ...)
 	return skynet.call(address, "debug", "INFO", ...)
 end
 
+-- skynet's logon writes every message a service gets to a file, which takes its C
+-- core; skykernel's node has no such hook, so these say so (after checking the address).
 function COMMAND.logon(address)
-	address = adjust_address(address)
-	local ok = pcall(core.command, "LOGON", skynet.address(address))
-	if not ok then
-		error("logon is not supported by this node")
-	end
+	adjust_address(address)
+	error("logon is not supported by this node")
 end
 
 function COMMAND.logoff(address)
-	address = adjust_address(address)
-	local ok = pcall(core.command, "LOGOFF", skynet.address(address))
-	if not ok then
-		error("logoff is not supported by this node")
-	end
+	adjust_address(address)
+	error("logoff is not supported by this node")
 end
 
 -- signal ADDR [sig]: 0 (the default) breaks the Lua the service runs now, from another

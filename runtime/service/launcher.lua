@@ -29,8 +29,10 @@ local function list_srv(ti, fmt_func, ...)
 	end
 	for req, resp in req:select(ti) do
 		local addr = req[1]
-		list[skynet.address(addr)] = fmt_func(resp[1], addr)
-		sessions[req] = nil
+		if resp then -- false: the request failed, and it is listed as an error below
+			list[skynet.address(addr)] = fmt_func(resp[1], addr)
+			sessions[req] = nil
+		end
 	end
 	for _, addr in pairs(sessions) do
 		list[skynet.address(addr)] = "ERROR"

@@ -56,7 +56,7 @@ local command = {}
 function command.LAUNCH(name, subname, ...)
 	if service_file(name) == "snaxd" then
 		-- a unique snax service is started and initialised by snax itself
-		local snax = require "snax"
+		local snax = require "skynet.snax"
 		return obtain(name .. "." .. subname, snax.rawnewservice, subname, ...)
 	end
 	return obtain(name, skynet.newservice, service_file(name), subname, ...)

@@ -1,98 +1,105 @@
--- sharedatad: the owner of every sharedata object. Data is kept packed (skynet.pack):
--- readers unpack their own copy and wait here (MONITOR) for the next version.
+-- sharedatad: the owner of every sharedata object. Each version is kept packed
+-- (skynet.pack): readers unpack their own copy, and wait here (monitor) for the next.
+-- Commands and their errors are skynet's: new refuses an existing name, update makes a
+-- missing one, query and delete refuse a missing one.
 local skynet = require "skynet"
+require("skynet.codecache").mode "OFF" -- data files are read afresh each time, as in skynet
 
-local pool = {} -- name -> { version = n, data = packed string, waiting = { co... } }
+local NORET = {}
+local pool = {} -- name -> { version = n, data = packed string, watch = { response... } }
+
 local CMD = {}
 
 local env_mt = { __index = _ENV }
 
-local function build(name, value, ...)
-	local t = type(value)
-	if t == "table" then
-		return value
-	elseif t == "string" then
-		local env = setmetatable({}, env_mt)
+local function build(name, t, ...)
+	local dt = type(t)
+	if dt == "table" then
+		return t
+	elseif dt == "string" then
+		local value = setmetatable({}, env_mt)
 		local f
-		if value:sub(1, 1) == "@" then
-			f = assert(loadfile(value:sub(2), "bt", env))
+		if t:sub(1, 1) == "@" then
+			f = assert(loadfile(t:sub(2), "bt", value))
 		else
-			f = assert(load(value, "=" .. name, "bt", env))
+			f = assert(load(t, "=" .. name, "bt", value))
 		end
-		local ret = f(...)
-		setmetatable(env, nil)
+		local _, ret = assert(pcall(f, ...))
+		setmetatable(value, nil)
 		if type(ret) == "table" then
 			return ret
 		end
-		return env
-	elseif t == "nil" then
+		return value
+	elseif dt == "nil" then
 		return {}
 	end
-	error("Unknown data type " .. t)
+	error("Unknown data type " .. dt)
 end
 
-local function wake(obj)
-	local waiting = obj.waiting
-	obj.waiting = {}
-	for _, resp in ipairs(waiting) do
-		resp(true, obj.version, obj.data)
-	end
+local function newobj(name, value, version)
+	assert(pool[name] == nil)
+	pool[name] = { version = version or 1, data = skynet.packstring(value), watch = {} }
 end
 
-function CMD.new(name, value, ...)
-	assert(pool[name] == nil, "sharedata " .. tostring(name) .. " already exists")
-	pool[name] = { version = 1, data = skynet.pack(build(name, value, ...)), waiting = {} }
-end
-
-function CMD.update(name, value, ...)
-	local obj = assert(pool[name], "sharedata " .. tostring(name) .. " does not exist")
-	obj.version = obj.version + 1
-	obj.data = skynet.pack(build(name, value, ...))
-	wake(obj)
-	return obj.version
+function CMD.new(name, t, ...)
+	newobj(name, build(name, t, ...))
 end
 
 function CMD.delete(name)
-	local obj = pool[name]
-	if obj then
-		pool[name] = nil
-		obj.version, obj.data = nil, nil
-		wake(obj)
+	local v = assert(pool[name])
+	pool[name] = nil
+	for _, response in pairs(v.watch) do
+		response(true) -- no version: the watchers stop watching
 	end
 end
 
 function CMD.query(name)
-	local obj = assert(pool[name], "sharedata " .. tostring(name) .. " does not exist")
-	return obj.version, obj.data
+	local v = assert(pool[name], name)
+	return v.version, v.data
 end
 
--- Answered when the object's version is newer than `version` (nil: it was deleted).
-function CMD.monitor(name, version)
-	local obj = pool[name]
-	if obj == nil then
-		return nil
+function CMD.confirm()
+	return NORET -- skynet's readers release C references with it; there are none here
+end
+
+function CMD.update(name, t, ...)
+	local value = build(name, t, ...)
+	local old = pool[name]
+	pool[name] = nil
+	newobj(name, value, old and old.version + 1)
+	local v = pool[name]
+	if old then
+		for _, response in pairs(old.watch) do
+			response(true, v.version, v.data)
+		end
 	end
-	return obj.version, obj.data -- (an equal version waits: see the dispatch below)
+	return v.version -- skykernel's: the notebook's data update reports it
+end
+
+-- Answered with the next version once there is one newer than `version`.
+function CMD.monitor(name, version)
+	local v = assert(pool[name])
+	if version ~= v.version then
+		return v.version, v.data
+	end
+	v.watch[#v.watch + 1] = skynet.response()
+	return NORET
 end
 
 function CMD.list()
 	local t = {}
-	for name, obj in pairs(pool) do
-		t[name] = obj.version
+	for name, v in pairs(pool) do
+		t[name] = v.version
 	end
 	return t
 end
 
 skynet.start(function()
 	skynet.dispatch("lua", function(session, source, cmd, ...)
-		local f = assert(CMD[cmd], cmd)
-		if cmd == "monitor" then
-			local obj = pool[(...)]
-			if obj and obj.version == select(2, ...) then
-				obj.waiting[#obj.waiting + 1] = skynet.response()
-				return
-			end
+		local f = assert(CMD[cmd])
+		local r = table.pack(f(...))
+		if r[1] ~= NORET then
+			skynet.ret(skynet.pack(table.unpack(r, 1, r.n)))
 		end
-		skynet.retpack(f(...))
 	end)
 end)

@@ -2,8 +2,10 @@
 -- profile, accept.* (posts) and response.* (requests), dispatched by method id.
 local skynet = require "skynet"
 local snax_interface = require "snax.interface"
-local snax = require "snax"
+local snax = require "skynet.snax"
 local hotfix = require "snax.hotfix"
+local profile = require "skynet.profile"
+local traceback = debug.traceback
 
 local snax_name = tostring(...)
 local func, pattern = snax_interface(snax_name, _ENV)
@@ -23,15 +25,22 @@ local function update_stat(name, ti)
 	t.time = t.time + ti
 end
 
+local function return_f(f, ...)
+	return skynet.ret(skynet.pack(f(...)))
+end
+
+-- Each method's count and CPU time (skynet.profile: the time it ran, not the time it
+-- waited), what `snax.profile_info` and the debug INFO command report.
 local function timing(method, ...)
-	local f = method[4]
-	local start = skynet.hpc()
+	local ok, err
+	profile.start()
 	if method[2] == "accept" then
-		f(...)
+		ok, err = xpcall(method[4], traceback, ...)
 	else
-		skynet.ret(skynet.pack(f(...)))
+		ok, err = xpcall(return_f, traceback, method[4], ...)
 	end
-	update_stat(method[3], (skynet.hpc() - start) / 1e9)
+	update_stat(method[3], profile.stop())
+	assert(ok, err)
 end
 
 skynet.start(function()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import seri
+from . import seri, shared
 from .bytecode import thin
 from .codecache import CodeCache
 from .config import Config, ConfigError, default_config
@@ -605,6 +605,33 @@ class Node:
         return slots.get(index)
 
 
+    # --- library bridge commands (skynet.stat "time", skynet.profile, node-held shared data)
+
+    def _cmd_threadtime(self, svc: LuaService) -> float:
+        """CPU seconds of the calling worker thread: the clock skynet's `stat "time"` and
+        skynet.profile read, and which a service can only read here (os.clock counts
+        every thread of the process)."""
+        return time.thread_time()
+
+    def _cmd_stm(self, svc: LuaService, op: bytes, *args: Any) -> Any:
+        """skynet.stm's objects, held here for every service (node/shared.py)."""
+        return shared.of(self).stm_command(svc.handle, op.decode(), *args)
+
+    def _cmd_shared(self, svc: LuaService, op: bytes, *args: Any) -> Any:
+        """Versions of sharetable and datasheet data, by id (node/shared.py)."""
+        return shared.of(self).blob_command(svc.handle, op.decode(), *args)
+
+    def _cmd_debugchannel(self, svc: LuaService, op: bytes, *args: Any) -> Any:
+        """The remote debugger's channel: typed lines in, printed text out (shared.py)."""
+        return shared.of(self).channel_command(svc.handle, op.decode(), *args)
+
+    def _cmd_debughook(self, svc: LuaService, thread: Any, mask: bytes) -> bool:
+        """The debugger's pausing line hook on one of the caller's own coroutines."""
+        from . import debughook  # ctypes over the Lua C API: loaded when first debugged
+
+        return debughook.set_hook(thread, mask.decode(), getattr(self.config, "lua", None))
+
+
 _COMMANDS = {
     b"QUERY": Node._cmd_query,
     b"NOW": Node._cmd_now,
@@ -625,6 +652,11 @@ _COMMANDS = {
     b"CONSOLE": Node._cmd_console,
     b"SIGNAL": Node._cmd_signal,
     b"SPROTO": Node._cmd_sproto,
+    b"THREADTIME": Node._cmd_threadtime,
+    b"STM": Node._cmd_stm,
+    b"SHARED": Node._cmd_shared,
+    b"DEBUGCHANNEL": Node._cmd_debugchannel,
+    b"DEBUGHOOK": Node._cmd_debughook,
 }
 
 __all__ = ["RUNTIME_DIR", "CallError", "Node", "ServiceInfo"]

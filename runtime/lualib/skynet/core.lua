@@ -73,13 +73,15 @@ core.drain = take
 
 local function push(dest, ptype, session, msg)
 	local n = nout
-	out[n + 1] = dest
-	out[n + 2] = ptype
-	out[n + 3] = session
-	out[n + 4] = msg
-	n = n + 4
-	nout = n
-	if n >= OUT_FLUSH then
+	-- The slots are taken before they are filled: a finalizer that sends while a store
+	-- grows the table appends after this frame instead of over it.
+	nout = n + 4
+	local o = out
+	o[n + 1] = dest
+	o[n + 2] = ptype
+	o[n + 3] = session
+	o[n + 4] = msg
+	if nout >= OUT_FLUSH then
 		flush()
 	end
 end
@@ -307,42 +309,23 @@ end
 package.searchers = { package.searchers[1], lua_searcher }
 package.cpath = ""
 
--- skynet.require: a require that waits when another coroutine is loading the same
--- module, instead of loading it twice (a module may skynet.call while it loads). It
--- lives here because every service's loader installs it.
+-- skynet.require (the loader makes it `require`): Lua's require in the main chunk and
+-- for what is loaded; the rest of it (loading in a coroutine, skynet.init lists) is in
+-- skynet/require.lua, loaded the first time a coroutine asks for a new module.
 local plain_require = require
-local loading = {}
+local loaded = package.loaded
+core.lua_require = plain_require
 
 function core.require(name)
-	local m = package.loaded[name]
+	local m = loaded[name]
 	if m ~= nil then
 		return m
 	end
-	local skynet = package.loaded.skynet
-	local co = coroutine.running()
-	local waiting = loading[name]
-	if waiting and skynet then
-		waiting[#waiting + 1] = co
-		skynet.wait(co)
-		m = package.loaded[name]
-		if m == nil then
-			error(string.format("require %s failed", name))
-		end
-		return m
+	local _, main = coroutine.running()
+	if main then
+		return plain_require(name)
 	end
-	waiting = {}
-	loading[name] = waiting
-	local ok, result = pcall(plain_require, name)
-	loading[name] = nil
-	if skynet then
-		for i = 1, #waiting do
-			skynet.wakeup(waiting[i])
-		end
-	end
-	if not ok then
-		error(result, 2)
-	end
-	return result
+	return plain_require("skynet.require").require(name)
 end
 
 core.handle = handle

@@ -22,12 +22,24 @@ local function init(skynet, export)
 		skynet.ret(skynet.pack(kb))
 	end
 
+	local gcing = false
 	function dbgcmd.GC()
+		if gcing then
+			return -- one at a time, as in skynet
+		end
+		gcing = true
+		local before = collectgarbage "count"
+		local before_time = skynet.now()
 		collectgarbage "collect"
+		skynet.yield()
+		local after = collectgarbage "count"
+		skynet.error(string_format("GC %.2f Kb -> %.2f Kb, cost %.2f sec", before, after,
+			(skynet.now() - before_time) / 100))
+		gcing = false
 		-- skynet sends GC without a session; a caller that waits gets the new size
 		local session = skynet.context()
 		if session and session ~= 0 then
-			skynet.ret(skynet.pack(collectgarbage "count"))
+			skynet.ret(skynet.pack(after))
 		end
 	end
 
@@ -55,13 +67,13 @@ local function init(skynet, export)
 	end
 
 	function dbgcmd.KILLTASK(threadname)
-		local ok, co = pcall(skynet.killthread, threadname)
-		if ok and co then
-			skynet.error(string_format("Killed %s", threadname))
+		local co = skynet.killthread(threadname)
+		if co then
+			skynet.error(string_format("Kill %s", co))
 			skynet.ret()
 		else
-			skynet.error(string_format("Killed %s failed", threadname))
-			skynet.ret(skynet.pack(false))
+			skynet.error(string_format("Kill %s : Not found", threadname))
+			skynet.ret(skynet.pack "Not found")
 		end
 	end
 
@@ -99,6 +111,11 @@ local function init(skynet, export)
 
 	function dbgcmd.TERM(service)
 		skynet.term(service)
+	end
+
+	-- skynet's single-step debugger (debug_console's `debug ADDR`): answered when it ends
+	function dbgcmd.REMOTEDEBUG(...)
+		require("skynet.remotedebug").start(export, ...)
 	end
 
 	function dbgcmd.SUPPORT(pname)

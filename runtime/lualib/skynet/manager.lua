@@ -28,6 +28,7 @@ function skynet.abort()
 	c.command("ABORT")
 end
 
+-- A global name goes to skynet.harbor (true); a `.name` is this node's (false).
 local function globalname(name, handle)
 	local c1 = name:sub(1, 1)
 	assert(c1 ~= ":", "can't use :address as a name")
@@ -35,21 +36,24 @@ local function globalname(name, handle)
 		return false
 	end
 	assert(#name < 16, "global name is too long (max 15 characters)")
-	assert(tonumber(c1) == nil, "global name can't start with a digit")
+	assert(tonumber(name) == nil, "global name can't be a number")
+	require("skynet.harbor").globalname(name, handle)
 	return true
 end
 
 function skynet.register(name)
-	globalname(name)
-	c.command("NAME", name, skynet.self())
+	if not globalname(name) then
+		c.command("NAME", name, skynet.self())
+	end
 end
 
 function skynet.name(name, handle)
-	globalname(name)
 	if type(handle) == "string" then
 		handle = assert(c.resolve(handle), "no such service " .. handle)
 	end
-	c.command("NAME", name, handle)
+	if not globalname(name, handle) then
+		c.command("NAME", name, handle)
+	end
 end
 
 local dispatch_message = skynet.dispatch_message

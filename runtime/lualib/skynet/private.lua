@@ -16,7 +16,7 @@ local WANTED = {}
 for name in ([[c csend proto session_id_coroutine session_coroutine_id
 	session_coroutine_address sleep_session watching_session handler_count command_count
 	fork_queue exited co_create running_thread yield_call raw_dispatch_message
-	unknown_request unknown_response]]):gmatch("%S+") do
+	unknown_request unknown_response init_all tracing coroutine_resume init_thread]]):gmatch("%S+") do
 	WANTED[name] = true
 end
 

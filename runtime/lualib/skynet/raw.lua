@@ -1,7 +1,8 @@
 -- Messages below the protocol layer: raw send and call, redirect, session ids, address
 -- parts, and the hooks for messages nobody expects. Loaded by skynet.lua on first use.
 
-local error = error
+local assert, error, tostring = assert, error, tostring
+local string_format = string.format
 
 return function(skynet, internal)
 	local proto = internal.proto
@@ -16,11 +17,12 @@ return function(skynet, internal)
 	end
 
 	function skynet.rawcall(addr, typename, msg, sz)
-		local p = proto[typename]
-		local session = csend(addr, p.id, nil, msg)
-		if session == nil then
-			error("call to invalid address " .. skynet.address(addr))
+		local tracing = internal.tracing
+		if tracing then
+			tracing("call", addr)
 		end
+		local p = proto[typename]
+		local session = assert(csend(addr, p.id, nil, msg), "call to invalid address")
 		return yield_call(addr, session)
 	end
 
@@ -45,13 +47,29 @@ return function(skynet, internal)
 		return c.genid()
 	end
 
+	-- The harbor id of an address, and whether it is on another node (never, standalone).
 	function skynet.harbor(addr)
-		return addr >> 24, addr & 0xffffff
+		local harbor = addr >> 24
+		return harbor, harbor ~= 0 and harbor ~= c.handle >> 24
 	end
 
 	-- As if `service` had gone down: what skynet does when told a service is gone.
 	function skynet.term(service)
 		return internal.raw_dispatch(service, skynet.PTYPE_ERROR, 0, "")
+	end
+
+	-- skynet's answers to a message nobody expects, unless the service set its own
+	if internal.unknown_request == nil then
+		internal.set("unknown_request", function(session, address, msg, sz, prototype)
+			c.error(string_format("Unknown request (%s): %s", prototype, tostring(msg)))
+			error(string_format("Unknown session : %d from %x", session, address))
+		end)
+	end
+	if internal.unknown_response == nil then
+		internal.set("unknown_response", function(session, address, msg, sz)
+			c.error(string_format("Response message : %s", tostring(msg)))
+			error(string_format("Unknown session : %d from %x", session, address))
+		end)
 	end
 
 	function skynet.dispatch_unknown_request(unknown)

@@ -38,6 +38,20 @@ local pack_value
 -- Like skynet, a table at level `depth` packs its items at `depth`; an item deeper than
 -- MAX_DEPTH fails, so 32 nested tables pack and a 33rd level fails once it holds anything.
 local function pack_table(b, n, t, depth)
+	local mt = getmetatable(t)
+	local mpairs = mt ~= nil and type(mt) == "table" and rawget(mt, "__pairs")
+	if mpairs then
+		-- what __pairs yields, all as key-value pairs, as skynet's lua-seri packs it
+		-- (so a proxy, a sharedata object say, packs as the data it shows)
+		n = n + 1
+		b[n] = "\6"
+		for k, v in mpairs(t) do
+			n = pack_value(b, pack_value(b, n, k, depth), v, depth)
+		end
+		n = n + 1
+		b[n] = "\0"
+		return n
+	end
 	local asize = rawlen(t)
 	if depth > MAX_DEPTH and (asize > 0 or next(t) ~= nil) then
 		error("serialize can't pack too depth table", 0)
@@ -49,7 +63,7 @@ local function pack_table(b, n, t, depth)
 		b[n + 1] = "\254"
 		n = pack_value(b, n + 1, asize, depth)
 	end
-	local raw = getmetatable(t) ~= nil -- without a metatable t[i] is raw, and cheaper
+	local raw = mt ~= nil -- without a metatable t[i] is raw, and cheaper
 	for i = 1, asize do
 		local v
 		if raw then v = rawget(t, i) else v = t[i] end

@@ -13,10 +13,11 @@ local function get_provider()
 	return provider
 end
 
+-- As skynet's: the function is string.dump'ed, so its only upvalue may be _ENV.
 local function check(func)
 	local info = debug.getinfo(func, "u")
-	assert(info.nups == 0 or (info.nups == 1 and debug.getupvalue(func, 1) == "_ENV"),
-		"service function must have no upvalues but _ENV")
+	assert(info.nups == 1)
+	assert(debug.getupvalue(func, 1) == "_ENV")
 end
 
 function service.new(name, mainfunc, ...)

@@ -1,0 +1,2 @@
+-- compat10.snax: skynet 1.0's name for skynet.snax.
+return require "skynet.snax"

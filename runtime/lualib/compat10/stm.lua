@@ -1,0 +1,2 @@
+-- compat10.stm: skynet 1.0's name for skynet.stm.
+return require "skynet.stm"
