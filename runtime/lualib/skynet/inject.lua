@@ -91,7 +91,7 @@ local function render(v)
 		-- skykernel's stop hook, disarmed (gethook shows none), must stay in place; on a
 		-- real skynet node (this file travels in remote cells) there is none to keep
 		local core = package.loaded["skynet.core"]
-		local restore = type(core) == "table" and rawget(core, "restore_stop")
+		local restore = type(core) == "table" and core.restore_stop -- loads on first use
 		if restore then
 			restore()
 		else

@@ -190,7 +190,8 @@ local function pack(...)
 			return p
 		end
 	end
-	return pack_slow(count, ...)
+	local s = pack_slow(count, ...) -- not a tail call: a debugger counting frames sees it return
+	return s
 end
 
 local function invalid(pos, what)

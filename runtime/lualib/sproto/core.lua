@@ -1347,7 +1347,7 @@ local function slot_index(index, argn, fname)
 	return i
 end
 
-local function node_command(...)
+local function slot_store(...) -- the node holds the slots
 	local skynet_core = require "skynet.core"
 	return skynet_core.command("SPROTO", ...)
 end
@@ -1355,7 +1355,7 @@ end
 function core.saveproto(sp, index)
 	index = slot_index(index, 2, "saveproto")
 	local bin = type(sp) == "table" and sp.bin or nil
-	node_command("SAVE", index, bin)
+	slot_store("SAVE", index, bin)
 	if bin then
 		loaded[index] = sp
 	end
@@ -1363,7 +1363,7 @@ end
 
 function core.loadproto(index)
 	index = slot_index(index, 1, "loadproto")
-	local bin = node_command("LOAD", index)
+	local bin = slot_store("LOAD", index)
 	if bin == nil then
 		error(where() .. sformat("nil sproto at index %d", index), 0)
 	end
