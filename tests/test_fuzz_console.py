@@ -79,8 +79,8 @@ class NodeThread:
     def harmless(self, line: bytes) -> bool:
         """Whether a line neither stops the node's services nor waits for ever by design."""
         words = effective(line).split()
-        if words and words[0] in (b"kill", b"exit"):
-            return False
+        if words and words[0] in (b"kill", b"exit", b"signal"):
+            return False  # signal breaks whatever the service runs, any client's command
         if any(w in line for w in HARMFUL_WORDS):
             return False
         if len(words) > 1 and words[0] in ADDRESS_COMMANDS:

@@ -74,7 +74,14 @@ class Console:
                 line = line[:-1]
                 if line.startswith(b"GET "):
                     await _drain_headers(reader)
-                text, close = await self._ask("line", fd, line)
+                try:
+                    text, close = await self._ask("line", fd, line)
+                except CallError:
+                    if self.node.handles.resolve(self.handle) is None:
+                        raise  # the service is gone
+                    # its handler failed outside the command (a signal, a kill of one of
+                    # its tasks): this line gets an error, the console goes on
+                    text, close = b"the console failed to run this command\n<CMD Error>\n", False
                 writer.write(text)
                 stat["write"] += len(text)
                 await writer.drain()

@@ -19,8 +19,12 @@ local function find_runtime_root()
 	if here then
 		return here
 	end
-	local path = package.searchpath("skynet", package.path)
-	return path and ("@" .. path:match("^(.*/)[^/]*$"))
+	-- skynet's own start function says where its library is (on skykernel's nodes too,
+	-- where skynet is found by the node rather than through package.path)
+	local ok, skynet = pcall(require, "skynet")
+	local start = ok and type(skynet) == "table" and skynet.start
+	local source = type(start) == "function" and debug.getinfo(start, "S").source or ""
+	return source:match("^(@.*/)skynet%.lua$")
 end
 local runtime_root = find_runtime_root()
 local function loaded_by_runtime(old, f)

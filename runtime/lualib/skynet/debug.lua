@@ -24,8 +24,13 @@ local function init(skynet, export)
 
 	local gcing = false
 	function dbgcmd.GC()
-		if gcing then
-			return -- one at a time, as in skynet
+		if gcing then -- one at a time, as in skynet; a caller waiting meanwhile gets the
+			-- size now (skynet's leaves it waiting for ever)
+			local session = skynet.context()
+			if session and session ~= 0 then
+				skynet.ret(skynet.pack(collectgarbage "count"))
+			end
+			return
 		end
 		gcing = true
 		local before = collectgarbage "count"
