@@ -276,17 +276,19 @@ local idle_loops = {}
 local BATCH_DONE = {}
 
 local function after_message()
-	if exited then
-		return
-	end
-	if fork_queue.h <= fork_queue.t then
-		dispatch_forks()
-	end
-	if wakeup_queue[1] then
-		dispatch_wakeup()
-	end
-	if error_queue[1] then
-		dispatch_error_queue()
+	-- A thread woken here may fork or wake others, and a fork may wake one: run until
+	-- all three are empty, or a fork made by a woken thread waits for the next message
+	-- (skynet runs forks after every resume).
+	while not exited do
+		if fork_queue.h <= fork_queue.t then
+			dispatch_forks()
+		elseif wakeup_queue[1] then
+			dispatch_wakeup()
+		elseif error_queue[1] then
+			dispatch_error_queue()
+		else
+			return
+		end
 	end
 end
 
