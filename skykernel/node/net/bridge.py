@@ -133,6 +133,8 @@ def command(node: Node, svc: LuaService, op: bytes, *args: Any) -> Any:
     handler = _OPS.get(op)
     if handler is None:
         return None, f"unknown socket request {_text(op)}".encode()
+    if op == b"info" and node.net is None:
+        return seri.pack([])  # no socket yet: no need to start the socket thread
     try:
         return handler(server(node), svc, *args)
     except NetError as e:

@@ -267,7 +267,9 @@ class SocketServer:
         """Queue data on a socket; write at once when nothing waits before it. False if
         the socket cannot be written (unknown, closed, closing)."""
         s = self.sockets.get(sid)
-        if s is None or s.closing or s.state not in _WRITABLE or s.protocol != "TCP":
+        if s is not None and s.protocol == "UDP":
+            return self.udp_send(sid, None, data)  # to the peer it is connected to
+        if s is None or s.closing or s.state not in _WRITABLE:
             return False
         if not data:
             return True
@@ -459,12 +461,15 @@ class SocketServer:
                 self._deliver()
 
     def _drain_wake(self) -> None:
-        self._wake_pending = False
+        # Empty the pipe first, then clear the flag: a request queued from now on
+        # writes a new byte, and one queued before is run by this round's
+        # _run_commands. (Clearing first could leave the flag set with the pipe empty.)
         try:
             while self._wake_r.recv(4096):
                 pass
         except (BlockingIOError, OSError):
             pass
+        self._wake_pending = False
 
     def _run_commands(self) -> None:
         commands = self._commands
@@ -654,19 +659,24 @@ class SocketServer:
                 pass
 
     def _close(self, requester: int, sid: int, force: bool) -> None:
-        """skynet's close_socket: a socket with writes queued stays until they are sent
-        (unless `force`, skynet's shutdown); the requester hears CLOSE when it goes."""
+        """skynet's close_socket: the requester hears CLOSE at once (unless the peer's
+        EOF already told it), and a socket with writes queued stays until they are sent
+        (unless `force`, skynet's shutdown)."""
         s = self.sockets.get(sid)
         if s is None:
             return
+        told = s.state == HALFCLOSE_READ  # its CLOSE went out when the EOF came
         if force or not (s.wbuf or s.wlow) or s.state in (HALFCLOSE_WRITE, CONNECTING,
                                                           RESERVE):
             self._force_close(s)
-            self._emit(requester, SOCKET_CLOSE, sid, 0)
+            if not told:
+                self._emit(requester, SOCKET_CLOSE, sid, 0)
             return
         s.closing = True
-        s.owner = requester
+        s.reading = False
         self._update(s)
+        if not told:
+            self._emit(requester, SOCKET_CLOSE, sid, 0)
 
     def _close_owned(self, owner: int) -> None:
         for s in [s for s in self.sockets.values() if s.owner == owner]:
@@ -690,9 +700,8 @@ class SocketServer:
         still be read, and its owner hears of the error."""
         if self.sockets.get(s.id) is not s:
             return
-        if s.state == HALFCLOSE_READ or s.closing:
-            self._force_close(s)
-            self._emit(s.owner, SOCKET_CLOSE, s.id, 0)
+        if s.state in (HALFCLOSE_READ, HALFCLOSE_WRITE) or s.closing:
+            self._force_close(s)  # its owner has heard of its end already
             return
         with self.lock:
             s.state = HALFCLOSE_WRITE
@@ -769,7 +778,11 @@ class SocketServer:
             self._emit(s.owner, SOCKET_DATA, s.id, len(data), data)
             return
         # EOF: the peer will send no more
-        if s.closing or s.state == HALFCLOSE_WRITE:
+        if s.closing:
+            if not (s.wbuf or s.wlow):
+                self._force_close(s)
+            return
+        if s.state == HALFCLOSE_WRITE:
             self._force_close(s)
             self._emit(s.owner, SOCKET_CLOSE, s.id, 0)
             return
@@ -819,8 +832,7 @@ class SocketServer:
                 s.warn_size = 0
                 self._emit(s.owner, SOCKET_WARNING, s.id, 0)
             if s.closing:
-                self._force_close(s)
-                self._emit(s.owner, SOCKET_CLOSE, s.id, 0)
+                self._force_close(s)  # its CLOSE went out when it was closed
                 return
         self._update(s)
 
