@@ -51,6 +51,8 @@ class NodeThread:
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        if self.loop.is_closed():
+            return  # stopped already (a test that takes a node away)
         try:
             self.run(self.node.shutdown(), 60)
         finally:

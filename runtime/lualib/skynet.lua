@@ -355,6 +355,9 @@ function skynet.dispatch_message(...)
 			break
 		elseif loop_co == co then
 			loop_co = nil
+			-- its handler blocked: what it forked or woke runs now, as after any message
+			-- (else, at the end of a batch, it would wait for the next message)
+			after_message()
 		end
 	end
 	batch = nil
