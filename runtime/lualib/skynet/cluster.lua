@@ -9,8 +9,20 @@
 
 local skynet = require "skynet"
 
-local clusterd
 local cluster = {}
+
+-- clusterd, found on first use: skynet finds it in a skynet.init, which runs at once
+-- when the module is required after the service started, and a call inside require
+-- cannot yield (a notebook cell requires it so). Found lazily, it works either way.
+local clusterd_address
+local function clusterd()
+	local c = clusterd_address
+	if c == nil then
+		c = skynet.uniqueservice("clusterd")
+		clusterd_address = c
+	end
+	return c
+end
 local sender = {} -- node -> its clustersender, once known
 local task_queue = {} -- node -> what waits for its sender
 
@@ -20,7 +32,7 @@ end
 
 -- Ask clusterd for a node's sender, then let what queued for it go on in order.
 local function request_sender(q, node)
-	local ok, c = pcall(skynet.call, clusterd, "lua", "sender", node)
+	local ok, c = pcall(skynet.call, clusterd(), "lua", "sender", node)
 	if not ok then
 		skynet.error(c)
 		c = nil
@@ -90,17 +102,17 @@ end
 -- 0.0.0.0 for a bare port; skykernel on 127.0.0.1 (see docs/differences.md).
 function cluster.open(port, maxclient)
 	if type(port) == "string" then
-		return skynet.call(clusterd, "lua", "listen", port, nil, maxclient)
+		return skynet.call(clusterd(), "lua", "listen", port, nil, maxclient)
 	end
-	return skynet.call(clusterd, "lua", "listen", "127.0.0.1", port, maxclient)
+	return skynet.call(clusterd(), "lua", "listen", "127.0.0.1", port, maxclient)
 end
 
 function cluster.reload(config)
-	skynet.call(clusterd, "lua", "reload", config)
+	skynet.call(clusterd(), "lua", "reload", config)
 end
 
 function cluster.proxy(node, name)
-	return skynet.call(clusterd, "lua", "proxy", node, name)
+	return skynet.call(clusterd(), "lua", "proxy", node, name)
 end
 
 function cluster.snax(node, name, address)
@@ -108,27 +120,23 @@ function cluster.snax(node, name, address)
 	if not address then
 		address = cluster.call(node, ".service", "QUERY", "snaxd", name)
 	end
-	local handle = skynet.call(clusterd, "lua", "proxy", node, address)
+	local handle = skynet.call(clusterd(), "lua", "proxy", node, address)
 	return snax.bind(handle, name)
 end
 
 function cluster.register(name, addr)
 	assert(type(name) == "string", "cluster.register: name must be a string")
 	assert(addr == nil or type(addr) == "number", "cluster.register: address must be a number")
-	return skynet.call(clusterd, "lua", "register", name, addr)
+	return skynet.call(clusterd(), "lua", "register", name, addr)
 end
 
 function cluster.unregister(name)
 	assert(type(name) == "string", "cluster.unregister: name must be a string")
-	return skynet.call(clusterd, "lua", "unregister", name)
+	return skynet.call(clusterd(), "lua", "unregister", name)
 end
 
 function cluster.query(node, name)
 	return skynet.call(get_sender(node), "lua", "req", 0, skynet.pack(name))
 end
-
-skynet.init(function()
-	clusterd = skynet.uniqueservice("clusterd")
-end)
 
 return cluster
