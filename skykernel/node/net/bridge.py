@@ -130,6 +130,11 @@ _OPS = {
 
 
 def command(node: Node, svc: LuaService, op: bytes, *args: Any) -> Any:
+    if op == b"send":  # the hot path: no lookups, no error handling to set up
+        net = node.net
+        if net is not None:
+            sid, data = args
+            return net.send(sid, data)
     handler = _OPS.get(op)
     if handler is None:
         return None, f"unknown socket request {_text(op)}".encode()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import errno
 import os
+import select
 import selectors
 import socket
 import struct
@@ -71,6 +72,75 @@ PACCEPT = "PACCEPT"  # accepted, not yet started: not read
 UDP = "UDP"
 
 _WRITABLE = (CONNECTED, HALFCLOSE_READ, CONNECTING, RESERVE)
+
+
+READ = 1  # selectors.EVENT_READ
+WRITE = 2  # selectors.EVENT_WRITE
+
+
+class _Poller:
+    """epoll where there is one (the poll thread's hottest loop: no per-event objects),
+    else a selectors selector. Only the poll thread registers and polls."""
+
+    def __init__(self) -> None:
+        self._objects: dict[int, Any] = {}
+        self._epoll = select.epoll() if hasattr(select, "epoll") else None
+        self._selector = None if self._epoll else selectors.DefaultSelector()
+
+    @staticmethod
+    def _epoll_mask(mask: int) -> int:
+        return (select.EPOLLIN if mask & READ else 0) | (select.EPOLLOUT if mask & WRITE else 0)
+
+    def register(self, fd: int, mask: int, obj: Any) -> None:
+        self._objects[fd] = obj
+        if self._epoll is not None:
+            self._epoll.register(fd, self._epoll_mask(mask))
+        else:
+            self._selector.register(fd, mask, obj)  # type: ignore[union-attr]
+
+    def modify(self, fd: int, mask: int) -> None:
+        if self._epoll is not None:
+            self._epoll.modify(fd, self._epoll_mask(mask))
+        else:
+            self._selector.modify(fd, mask, self._objects[fd])  # type: ignore[union-attr]
+
+    def unregister(self, fd: int) -> None:
+        self._objects.pop(fd, None)
+        try:
+            if self._epoll is not None:
+                self._epoll.unregister(fd)
+            else:
+                self._selector.unregister(fd)  # type: ignore[union-attr]
+        except (KeyError, ValueError, OSError):
+            pass
+
+    def poll(self, timeout: float | None = None) -> list[tuple[Any, int]]:
+        """(object, READ|WRITE) for each ready descriptor; an error or hangup reads as
+        both, so the socket's next read or write finds out what happened."""
+        if self._epoll is None:
+            return [(key.data, mask) for key, mask in self._selector.select(timeout)]  # type: ignore[union-attr]
+        objects = self._objects
+        out = []
+        for fd, ev in self._epoll.poll(-1 if timeout is None else timeout):
+            obj = objects.get(fd, _GONE)
+            if obj is _GONE:
+                continue
+            mask = 0
+            if ev & (select.EPOLLIN | select.EPOLLERR | select.EPOLLHUP):
+                mask = READ
+            if ev & (select.EPOLLOUT | select.EPOLLERR | select.EPOLLHUP):
+                mask |= WRITE
+            out.append((obj, mask))
+        return out
+
+    def close(self) -> None:
+        if self._epoll is not None:
+            self._epoll.close()
+        else:
+            self._poller.close()  # type: ignore[union-attr]
+
+
+_GONE = object()
 
 
 class NetError(Exception):
@@ -165,15 +235,17 @@ class SocketServer:
 
     def __init__(self, node: Node) -> None:
         self.node = node
+        #: skynet.now(), for the statistics netstat shows
+        self.now: Callable[[], int] = node.timer.now
         self.lock = threading.Lock()
         self.sockets: dict[int, Sock] = {}
         self._next_id = 0
         self._commands: deque[tuple[Callable[..., None], tuple[Any, ...]]] = deque()
-        self._selector = selectors.DefaultSelector()
+        self._poller = _Poller()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
-        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
+        self._poller.register(self._wake_r.fileno(), READ, None)
         self._wake_pending = False
         #: Messages the poll thread has ready: (owner, payload, socket ids to close if
         #: the owner is gone).
@@ -210,9 +282,6 @@ class SocketServer:
                 self._wake_w.send(b"\0")
             except (BlockingIOError, OSError):
                 pass  # the pipe is full (so the thread wakes anyway) or closing
-
-    def now(self) -> int:
-        return self.node.timer.now()
 
     # --- requests services make (skynet's socket_server_* functions) --------------------
 
@@ -424,7 +493,7 @@ class SocketServer:
         for s in socks:
             if s.sock is not None:
                 s.sock.close()
-        self._selector.close()
+        self._poller.close()
         self._wake_r.close()
         self._wake_w.close()
         if self._reserve_fd is not None:
@@ -434,29 +503,31 @@ class SocketServer:
     # --- the poll thread ---------------------------------------------------------------
 
     def _loop(self) -> None:
-        sel = self._selector
+        poll = self._poller.poll
+        sockets = self.sockets
+        commands = self._commands
         while not self._stopping:
             try:
-                events = sel.select()
+                events = poll()
             except InterruptedError:
                 continue
             except (OSError, ValueError):
                 if self._stopping:
                     return
                 raise
-            for key, mask in events:
-                s = key.data
+            for s, mask in events:
                 if s is None:
                     self._drain_wake()
                     continue
-                if self.sockets.get(s.id) is not s:
+                if sockets.get(s.id) is not s:
                     continue  # closed by an earlier event of this round
                 try:
                     self._event(s, mask)
                 except Exception as e:  # noqa: BLE001 - one socket's fault stays with it
                     self.node.logger.write(0, f"socket {s.id}: {e!r}")
                     self._force_close(s)
-            self._run_commands()
+            if commands:
+                self._run_commands()
             if self._out:
                 self._deliver()
 
@@ -487,14 +558,14 @@ class SocketServer:
         elif state == CONNECTING:
             self._connected(s)
         elif s.protocol == "UDP":
-            if mask & selectors.EVENT_WRITE:
+            if mask & WRITE:
                 self._flush_udp(s)
-            if mask & selectors.EVENT_READ:
+            if mask & READ:
                 self._recv_udp(s)
         else:
-            if mask & selectors.EVENT_WRITE:
+            if mask & WRITE:
                 self._flush(s)
-            if mask & selectors.EVENT_READ and self.sockets.get(s.id) is s:
+            if mask & READ and self.sockets.get(s.id) is s:
                 self._recv(s)
 
     def _emit(self, owner: int, kind: int, sid: int, ud: int, data: bytes = b"",
@@ -545,18 +616,19 @@ class SocketServer:
         mask = 0
         if s.state == LISTEN or (s.reading and not s.closing and s.state in (
                 CONNECTED, HALFCLOSE_WRITE, UDP)):
-            mask |= selectors.EVENT_READ
+            mask |= READ
         if s.state == CONNECTING or s.wbuf or s.wlow:
-            mask |= selectors.EVENT_WRITE
+            mask |= WRITE
         if mask == s.mask:
             return
-        sel = self._selector
+        poller = self._poller
+        fd = s.sock.fileno()
         if s.mask == 0:
-            sel.register(s.sock, mask, s)
+            poller.register(fd, mask, s)
         elif mask == 0:
-            sel.unregister(s.sock)
+            poller.unregister(fd)
         else:
-            sel.modify(s.sock, mask, s)
+            poller.modify(fd, mask)
         s.mask = mask
 
     def _force_close(self, s: Sock) -> None:
@@ -570,10 +642,7 @@ class SocketServer:
             sock, s.sock = s.sock, None  # a writer holding the lock next sees it gone
         if sock is not None:
             if s.mask:
-                try:
-                    self._selector.unregister(sock)
-                except (KeyError, ValueError):
-                    pass
+                self._poller.unregister(sock.fileno())
                 s.mask = 0
             sock.close()
 
