@@ -52,9 +52,11 @@ HEADER = struct.Struct("<BII")
 WARNING_SIZE = 1024 * 1024
 #: Sockets open at once (skynet's MAX_SOCKET); more accepts are closed at once.
 MAX_SOCKET = 65536
-#: Bytes read per readable event (skynet adapts its read size; one large read costs the
-#: same here).
-RECV_SIZE = 65536
+#: Bytes asked for per read: like skynet, start small and follow the traffic (double
+#: when a read fills it, halve when one uses less than half), so that a connection of
+#: small packets does not allocate 64 KB per read.
+RECV_MIN = 64
+RECV_MAX = 65536
 #: Connections accepted per readable event, so one flooded listener cannot starve the rest.
 ACCEPT_BATCH = 64
 #: skynet's default listen backlog.
@@ -152,7 +154,7 @@ class Sock:
 
     __slots__ = ("id", "owner", "sock", "state", "protocol", "wbuf", "wlow", "wb_size",
                  "warn_size", "closing", "reading", "mask", "read", "write", "rtime",
-                 "wtime", "peer", "name", "accepted", "udp_peer", "family")
+                 "wtime", "peer", "name", "accepted", "udp_peer", "family", "rsize")
 
     def __init__(self, sid: int, owner: int, sock: socket.socket | None, state: str,
                  protocol: str = "TCP") -> None:
@@ -182,6 +184,7 @@ class Sock:
         self.accepted = 0
         self.udp_peer: Any = None
         self.family = socket.AF_INET
+        self.rsize = RECV_MIN
 
 
 def _strerror(e: BaseException) -> str:
@@ -833,18 +836,25 @@ class SocketServer:
             self._reserve_fd = None
 
     def _recv(self, s: Sock) -> None:
+        size = s.rsize
         try:
-            data = s.sock.recv(RECV_SIZE)  # type: ignore[union-attr]
+            data = s.sock.recv(size)  # type: ignore[union-attr]
         except (BlockingIOError, InterruptedError):
             return
         except OSError as e:
             self._force_close(s)
             self._emit(s.owner, SOCKET_ERROR, s.id, 0, _strerror(e).encode())
             return
-        if data:
-            s.read += len(data)
+        n = len(data)
+        if n:
+            if n == size:
+                if size < RECV_MAX:
+                    s.rsize = size * 2
+            elif size > RECV_MIN and n * 2 < size:
+                s.rsize = size // 2
+            s.read += n
             s.rtime = self.now()
-            self._emit(s.owner, SOCKET_DATA, s.id, len(data), data)
+            self._emit(s.owner, SOCKET_DATA, s.id, n, data)
             return
         # EOF: the peer will send no more
         if s.closing:
