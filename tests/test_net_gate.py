@@ -320,3 +320,25 @@ def test_client_reset_reaches_the_watchdog(tree):
         assert line.startswith(("ERROR", "CLOSE"))
         if line.startswith("ERROR"):
             assert "Connection reset by peer" in line
+
+
+def test_slow_client_warns_the_watchdog(tree):
+    """An agent writes more than the client reads: the gate tells the watchdog
+    `warning fd K`, as skynet's gate does."""
+    gate_tree(tree, "agent")
+    tree.write({"service/agent.lua": AGENT.replace(
+        'socket.write(fd, netpack.pack("echo:" .. msg))',
+        'for i = 1, 160 do socket.write(fd, netpack.pack(string.rep("w", 65000))) end')})
+    with NodeThread(tree) as n:
+        port = n.wait_port()
+        c = socket.socket()
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        c.settimeout(30)
+        c.connect(("127.0.0.1", port))
+        send_packet(c, b"flood me")
+        line = n.wait_log("WARNING")
+        fd, size = line.split()[1:3]
+        assert int(size) >= 1024
+        for _ in range(160):
+            assert recv_packet(c) == b"w" * 65000
+        c.close()

@@ -470,3 +470,59 @@ end)
         assert any("write:5" in r for r in tcp) and any("read:5" in r for r in tcp), text
         assert all("address::0000000" in r for r in tcp), text
         assert text.rstrip().endswith("<CMD OK>")
+
+
+def test_onclose_shutdown_close_fd_and_pause(tree):
+    """onclose hears the peer's close; shutdown drops a socket at once; close_fd closes
+    one nobody holds; a reader that stops reading past 128 KB pauses the socket (skynet's
+    `Pause socket`), and reading again resumes it with nothing lost."""
+    tree.write({"service/main.lua": """
+local skynet = require "skynet"
+local socket = require "skynet.socket"
+skynet.start(function()
+	local lid, _, port = socket.listen("127.0.0.1", 0)
+	local accepted = {}
+	socket.start(lid, function(id)
+		accepted[#accepted + 1] = id
+	end)
+	-- onclose
+	local a = socket.open("127.0.0.1", port)
+	socket.onclose(a, function(id) skynet.error("ONCLOSE", id == a) end)
+	while #accepted < 1 do skynet.sleep(1) end
+	socket.close_fd(accepted[1]) -- nobody started it: close_fd closes it
+	skynet.error("READ AFTER PEER CLOSE", socket.read(a))
+	socket.close(a)
+	-- shutdown: the peer sees the connection end at once
+	local b = socket.open("127.0.0.1", port)
+	while #accepted < 2 do skynet.sleep(1) end
+	socket.start(accepted[2])
+	socket.shutdown(b)
+	skynet.error("SHUTDOWN", socket.read(accepted[2]))
+	socket.close(b)
+	socket.close(accepted[2])
+	-- pause: 300 KB arrive while nobody reads
+	local c = socket.open("127.0.0.1", port)
+	while #accepted < 3 do skynet.sleep(1) end
+	local s = accepted[3]
+	socket.start(s)
+	local chunk = string.rep("p", 1000)
+	for i = 1, 300 do socket.write(c, chunk) end
+	skynet.sleep(50)
+	local got = socket.read(s, 300000)
+	skynet.error("ALL", #got, got == string.rep(chunk, 300))
+	-- still paused: what comes next waits in the kernel until a read resumes it
+	socket.write(c, "tail")
+	skynet.error("TAIL", socket.read(s, 4))
+	socket.close(c)
+	socket.close(s)
+	skynet.error("END")
+end)
+"""})
+    out = tree.run()
+    assert "ONCLOSE true" in out
+    assert "READ AFTER PEER CLOSE false " in out
+    assert "SHUTDOWN false " in out
+    assert any(t.startswith("Pause socket (") for t in out)
+    assert any(t.startswith("Resume socket (") for t in out)
+    assert "ALL 300000 true" in out
+    assert "TAIL tail" in out
