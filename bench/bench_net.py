@@ -9,7 +9,9 @@
 
 Each round starts fresh processes of each implementation in turn (rounds interleaved);
 figures are medians, ratios are skykernel / skynet (>= 0.8 is the target). Both run
-`thread = 2`. Where real skynet is absent, skykernel's figures print alone.
+`thread = 2`; skykernel also runs `thread = 1`, which does better here (two workers
+contend for the GIL on a path with little Lua to run in parallel). Where real skynet is
+absent, skykernel's figures print alone.
 
     python bench/bench_net.py [ROUNDS]          (default 5)
     ONLY=echo,cluster python bench/bench_net.py
@@ -221,9 +223,9 @@ CASES = {
 }
 
 
-def config(start: str, rounds: int, extra: str = "") -> str:
-    return (f'start = "{start}"\nluaservice = "./service/?.lua"\nharbor = 0\nthread = 2\n'
-            f'rounds = "{rounds}"\n{extra}')
+def config(start: str, rounds: int, extra: str = "", thread: int = 2) -> str:
+    return (f'start = "{start}"\nluaservice = "./service/?.lua"\nharbor = 0\n'
+            f'thread = {thread}\nrounds = "{rounds}"\n{extra}')
 
 
 def free_port() -> int:
@@ -255,7 +257,8 @@ def wait_ready(proc: subprocess.Popen[str], timeout: float = 60) -> None:
         raise RuntimeError("the cluster server node did not start")
 
 
-def cluster_runner(root: Path, who: str, rounds: int) -> Callable[[], sidebyside.Results]:
+def cluster_runner(root: Path, who: str, rounds: int,
+                   thread: int = 2) -> Callable[[], sidebyside.Results]:
     """Start the server node, run the client node until END, stop the server."""
 
     def run() -> sidebyside.Results:
@@ -264,9 +267,9 @@ def cluster_runner(root: Path, who: str, rounds: int) -> Callable[[], sidebyside
             f'server = "127.0.0.1:{port}"\n__nowaiting = true\n')
         extra = 'cluster = "clustername.lua"\n'
         server_cfg = root / "server.config"
-        server_cfg.write_text(config("bench_cluster_server", rounds, extra))
+        server_cfg.write_text(config("bench_cluster_server", rounds, extra, thread))
         client_cfg = root / "config"
-        client_cfg.write_text(config("bench_cluster_client", rounds, extra))
+        client_cfg.write_text(config("bench_cluster_client", rounds, extra, thread))
         if who == "skykernel":
             server = start_skykernel(server_cfg)
         else:
@@ -296,11 +299,17 @@ def main() -> int:
                 sidebyside.write_tree(root / case, SERVICES, "")
                 for w in who:
                     runners[f"{case} {w}"] = cluster_runner(root / case, w, n)
+                sidebyside.write_tree(root / "cluster-1", SERVICES, "")
+                runners[f"{case} skykernel thread=1"] = cluster_runner(
+                    root / "cluster-1", "skykernel", n, thread=1)
                 continue
             cfg = sidebyside.write_tree(root / case, SERVICES, config(f"bench_{case}_main", n))
             for b in builds:
                 runners[f"{case} {b}"] = (lambda c=cfg, b=b: sidebyside.run_real(c, b))
             runners[f"{case} skykernel"] = lambda c=cfg: sidebyside.run_skykernel(c)
+            one = sidebyside.write_tree(root / f"{case}-1", SERVICES,
+                                        config(f"bench_{case}_main", n, thread=1))
+            runners[f"{case} skykernel thread=1"] = lambda c=one: sidebyside.run_skykernel(c)
         runs = sidebyside.interleave(rounds, runners)
 
     head = "".join(f"{'skynet ' + b:>16}{'ratio':>7}" for b in builds)
@@ -316,6 +325,15 @@ def main() -> int:
             row += f"{theirs:>16,.0f}{ours / theirs:>6.2f}x"
         if ratios:
             row += f"  >= {TARGET}x: {'met' if min(ratios) >= TARGET else 'NOT met'}"
+        print(row)
+    print(f"\n{'skykernel thread = 1':<30}{'':>12}  {'':<8}"
+          + "".join(f"{'vs skynet ' + b:>16}{'':>7}" for b in builds))
+    for case in only:
+        _, unit, label = CASES[case]
+        one = sidebyside.median(runs[f"{case} skykernel thread=1"], case)
+        row = f"{label:<30}{one:>12,.0f}  {unit:<8}"
+        for b in builds:
+            row += f"{one / sidebyside.median(runs[f'{case} {b}'], case):>15.2f}x{'':>7}"
         print(row)
     print(f"\nmedians of {rounds} interleaved rounds; master is skynet on Lua 5.5, 1.8 on Lua 5.4")
     return 0

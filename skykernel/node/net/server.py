@@ -290,8 +290,10 @@ class SocketServer:
 
     def listen(self, owner: int, host: str, port: int | None, backlog: int | None) -> int:
         host, port = split_address(host, port)
+        # no host: skynet listens on 0.0.0.0; the defaults skykernel picks stay loopback
+        host = host or "127.0.0.1"
         try:
-            infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
                                        flags=socket.AI_PASSIVE)
         except OSError as e:
             raise NetError(f"Listen error: {host}:{port}: {_strerror(e)}") from None
@@ -383,8 +385,7 @@ class SocketServer:
         family = socket.AF_INET
         bind_addr = None
         if host:
-            infos = self._resolve_udp(host, port or 0)
-            family, bind_addr = infos[0], infos[1]
+            family, bind_addr = self._resolve_udp(host, port or 0)
         peer = None
         if connect is not None:
             pfamily, peer = self._resolve_udp(*connect)
@@ -429,6 +430,8 @@ class SocketServer:
         else:
             _, target = unpack_udp_address(address)
         with self.lock:
+            if s.sock is None:
+                return False  # closed while this thread waited for the lock
             if not s.wbuf:
                 try:
                     s.sock.sendto(data, target)
