@@ -1,6 +1,6 @@
--- debug_console: skynet's TCP console. The node listens for us (node/console.py: the
--- console predates skynet.socket here, and works in a node whose services are stuck)
--- and hands us each line; every command runs here, in Lua, as in skynet.
+-- debug_console: skynet's TCP console. The node listens for us (node/console.py, on its
+-- asyncio loop: the console came before skynet.socket here) and hands us each line;
+-- every command runs here, in Lua, as in skynet.
 
 local skynet = require "skynet"
 local codecache = require "skynet.codecache"
