@@ -303,6 +303,8 @@ end)
                 connect(port, timeout=2).close()
             except ConnectionRefusedError:
                 return True
+            except ConnectionResetError:
+                pass  # caught the listener as it closed: ask again
             return False
 
         wait_until(refused, what="the gate to stop listening")
