@@ -390,6 +390,9 @@ function skynet.dispatch_message(...)
 			if r == "QUIT" then -- skynet.exit in a handler: close its to-be-closed variables
 				coroutine_close(co)
 			end
+			-- its handler blocked: what it forked or woke runs now, as after any message
+			-- (else, at the end of a batch, it would wait for the next message)
+			after_message()
 		end
 	end
 	batch = nil

@@ -1,5 +1,6 @@
--- debug_console: skynet's TCP console. The node listens for us (no socket library in
--- this runtime) and hands us each line; every command runs here, in Lua, as in skynet.
+-- debug_console: skynet's TCP console. The node listens for us (node/console.py, on its
+-- asyncio loop: the console came before skynet.socket here) and hands us each line;
+-- every command runs here, in Lua, as in skynet.
 
 local skynet = require "skynet"
 local codecache = require "skynet.codecache"
@@ -175,7 +176,7 @@ function COMMAND.help()
 		ping = "ping ADDR : round trip in centiseconds",
 		call = "call ADDR args... : skynet.call with Lua values, show the reply",
 		trace = "trace ADDR [proto] [on|off] : trace a protocol",
-		netstat = "the console's connections",
+		netstat = "the node's sockets, then the console's connections",
 		getenv = "getenv KEY : skynet.getenv(KEY)",
 		setenv = "setenv KEY VALUE : skynet.setenv(KEY, VALUE)",
 		codecache = "codecache [stale] : code cache generations (skykernel)",
@@ -431,17 +432,54 @@ function COMMAND.setenv(name, value)
 	skynet.setenv(assert(name, "Need a name"), assert(value, "Need a value"))
 end
 
+-- The node's sockets (skynet's netstat rows), then the console's own connections.
+local function bytes(size)
+	if size == nil or size == 0 then
+		return nil
+	end
+	if size < 1024 then
+		return size
+	end
+	if size < 1024 * 1024 then
+		return tostring(size / 1024) .. "K"
+	end
+	return tostring(size / (1024 * 1024)) .. "M"
+end
+
+local function since(now, t)
+	if t == nil then
+		return nil
+	end
+	t = now - t
+	if t < 6000 then
+		return tostring(t / 100) .. "s"
+	end
+	local hour = t // (100 * 60 * 60)
+	t = t - hour * 100 * 60 * 60
+	local min = t // (100 * 60)
+	t = t - min * 100 * 60
+	return string.format("%s%d:%.2gs", hour == 0 and "" or (hour .. ":"), min, t / 100)
+end
+
 function COMMAND.netstat()
-	local rows = skynet.unpack(core.command("CONSOLE", "netstat"))
-	local list = {}
-	for i, row in ipairs(rows) do
+	local list = require("skynet.socketdriver").info()
+	local now = skynet.now()
+	for _, info in ipairs(list) do
+		info.address = skynet.address(info.address)
+		info.read = bytes(info.read)
+		info.write = bytes(info.write)
+		info.wbuffer = bytes(info.wbuffer)
+		info.rtime = since(now, info.rtime)
+		info.wtime = since(now, info.wtime)
+	end
+	for _, row in ipairs(skynet.unpack(core.command("CONSOLE", "netstat"))) do
 		if type(row.service) == "number" then
 			row.service = skynet.address(row.service)
 		end
 		if type(row.address) == "number" then
 			row.address = skynet.address(row.address)
 		end
-		list[i] = row
+		list[#list + 1] = row
 	end
 	return list
 end

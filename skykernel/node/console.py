@@ -1,7 +1,8 @@
 """The debug console's network side: a TCP line server on the node's asyncio loop.
 
-Our Lua runtime has no socket library, so the `debug_console` service asks the node
-(node command `CONSOLE start`) to listen for it. This side only moves bytes: each line
+The `debug_console` service asks the node (node command `CONSOLE start`) to listen for
+it, on the node's asyncio loop (the console came before skynet.socket, node/net/, and the
+kernel and remote clients rely on its answers as they are). This side only moves bytes: each line
 goes to the service as a `lua` message and its reply goes back on the socket. Every
 command runs in Lua, inside the service, as in skynet, so `nc` feels the same.
 """

@@ -22,6 +22,7 @@ from .env import Env
 from .handle import HandleRegistry, format_address
 from .logger import Logger
 from .monitor import Monitor
+from .net import bridge as net_bridge
 from .proto import PTYPE_ERROR, PTYPE_RESPONSE, PTYPE_TEXT, ptype_id
 from .scheduler import Scheduler
 from .service import RUNTIME_CHUNKS, LuaService, PyService, Service
@@ -112,6 +113,8 @@ class Node:
         #: New states being started outside the workers (a service reload's trial run):
         #: an interrupt reaches them too.
         self.trials: set[Service] = set()
+        #: The socket server (node/net/), made by the first socket request.
+        self.net: Any = None
         self._started = False
         self._closed = False
         for key in self.config.ignored:
@@ -265,6 +268,8 @@ class Node:
         from .console import close_all  # the console module builds on this one
 
         close_all(self)
+        if self.net is not None:  # every socket closes and its thread ends
+            self.net.stop()
         left = {w.service for w in stuck}
         for svc in list(self.handles.services.values()):
             if svc not in left:
@@ -325,6 +330,8 @@ class Node:
         sched = self.scheduler
         sched.epoch += 1
         self.handles.retire(svc.handle)
+        if self.net is not None:  # its sockets close (queued to the socket thread)
+            self.net.owner_gone(svc.handle)
         # Requests still queued fail, as skynet's dropped messages do.
         q, head = svc.queue, svc.qhead
         for i in range(head, len(q), 4):
@@ -657,6 +664,7 @@ _COMMANDS = {
     b"SHARED": Node._cmd_shared,
     b"DEBUGCHANNEL": Node._cmd_debugchannel,
     b"DEBUGHOOK": Node._cmd_debughook,
+    b"SOCKET": net_bridge.command,  # skynet.socketdriver's requests (node/net/bridge.py)
 }
 
 __all__ = ["RUNTIME_DIR", "CallError", "Node", "ServiceInfo"]

@@ -1,0 +1,964 @@
+"""The socket server (skynet's socket_server.c): one thread of the node polls every
+socket and turns what happens into `socket` protocol messages for their owners.
+
+A socket has an id (skynet's socket id, never the OS fd) and an owner: the service that
+opened, listened on or started it. Its events go to the owner as PTYPE_SOCKET messages
+(source 0, session 0) whose payload is a 9-byte header, type, id and ud (little-endian
+u8, u32, u32), then the data: skynet's `skynet_socket_message` as a string.
+`skynet.socketdriver.unpack` reads it back.
+
+Threads. Services call in from the node's worker threads; the poll thread owns the
+selector. What changes a socket's state (start, pause, close, a connect's outcome) runs
+on the poll thread, in order with the socket's reads, so an owner never sees data after
+the close it asked for, as in skynet, where every request goes through the socket
+thread's pipe. What must answer at once runs on the caller's thread: listen (a port in
+use is the caller's error), allocating ids, and writing. A write goes straight to the
+kernel when nothing is queued before it (skynet's direct write); otherwise it is queued
+and the poll thread sends it when the socket is writable. `lock` guards write queues
+and the socket table; the poll thread never holds it while it hands messages to the
+scheduler, and the scheduler's lock is never held while this one is taken.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import select
+import selectors
+import socket
+import struct
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..proto import PTYPE_SOCKET
+
+if TYPE_CHECKING:
+    from ..node import Node
+
+# skynet_socket.h: the `type` of a socket message
+SOCKET_DATA = 1
+SOCKET_CONNECT = 2
+SOCKET_CLOSE = 3
+SOCKET_ACCEPT = 4
+SOCKET_ERROR = 5
+SOCKET_UDP = 6
+SOCKET_WARNING = 7
+
+HEADER = struct.Struct("<BII")
+
+#: skynet warns when more than this waits to be sent on one socket, then at each doubling.
+WARNING_SIZE = 1024 * 1024
+#: Sockets open at once (skynet's MAX_SOCKET); more accepts are closed at once.
+MAX_SOCKET = 65536
+#: Bytes asked for per read: like skynet, start small and follow the traffic (double
+#: when a read fills it, halve when one uses less than half), so that a connection of
+#: small packets does not allocate 64 KB per read.
+RECV_MIN = 64
+RECV_MAX = 65536
+#: Connections accepted per readable event, so one flooded listener cannot starve the rest.
+ACCEPT_BATCH = 64
+#: skynet's default listen backlog.
+BACKLOG = 32
+
+# Socket states, skynet's names.
+RESERVE = "RESERVE"  # an id handed out for a connect the poll thread has not begun
+PLISTEN = "PLISTEN"  # listening, not yet started: no accepts
+LISTEN = "LISTEN"
+CONNECTING = "CONNECTING"
+CONNECTED = "CONNECTED"
+HALFCLOSE_READ = "HALFCLOSE_READ"  # the peer sent EOF; we may still write
+HALFCLOSE_WRITE = "HALFCLOSE_WRITE"  # a write failed; we may still read
+PACCEPT = "PACCEPT"  # accepted, not yet started: not read
+UDP = "UDP"
+
+_WRITABLE = (CONNECTED, HALFCLOSE_READ, CONNECTING, RESERVE)
+
+
+READ = 1  # selectors.EVENT_READ
+WRITE = 2  # selectors.EVENT_WRITE
+
+
+class _Poller:
+    """epoll where there is one (the poll thread's hottest loop: no per-event objects),
+    else a selectors selector. Only the poll thread registers and polls."""
+
+    def __init__(self) -> None:
+        self._objects: dict[int, Any] = {}
+        self._epoll = select.epoll() if hasattr(select, "epoll") else None
+        self._selector = None if self._epoll else selectors.DefaultSelector()
+
+    @staticmethod
+    def _epoll_mask(mask: int) -> int:
+        return (select.EPOLLIN if mask & READ else 0) | (select.EPOLLOUT if mask & WRITE else 0)
+
+    def register(self, fd: int, mask: int, obj: Any) -> None:
+        self._objects[fd] = obj
+        if self._epoll is not None:
+            self._epoll.register(fd, self._epoll_mask(mask))
+        else:
+            self._selector.register(fd, mask, obj)  # type: ignore[union-attr]
+
+    def modify(self, fd: int, mask: int) -> None:
+        if self._epoll is not None:
+            self._epoll.modify(fd, self._epoll_mask(mask))
+        else:
+            self._selector.modify(fd, mask, self._objects[fd])  # type: ignore[union-attr]
+
+    def unregister(self, fd: int) -> None:
+        self._objects.pop(fd, None)
+        try:
+            if self._epoll is not None:
+                self._epoll.unregister(fd)
+            else:
+                self._selector.unregister(fd)  # type: ignore[union-attr]
+        except (KeyError, ValueError, OSError):
+            pass
+
+    def poll(self, timeout: float | None = None) -> list[tuple[Any, int]]:
+        """(object, READ|WRITE) for each ready descriptor; an error or hangup reads as
+        both, so the socket's next read or write finds out what happened."""
+        if self._epoll is None:
+            return [(key.data, mask) for key, mask in self._selector.select(timeout)]  # type: ignore[union-attr]
+        objects = self._objects
+        out = []
+        for fd, ev in self._epoll.poll(-1 if timeout is None else timeout):
+            obj = objects.get(fd, _GONE)
+            if obj is _GONE:
+                continue
+            mask = 0
+            if ev & (select.EPOLLIN | select.EPOLLERR | select.EPOLLHUP):
+                mask = READ
+            if ev & (select.EPOLLOUT | select.EPOLLERR | select.EPOLLHUP):
+                mask |= WRITE
+            out.append((obj, mask))
+        return out
+
+    def close(self) -> None:
+        if self._epoll is not None:
+            self._epoll.close()
+        else:
+            self._poller.close()  # type: ignore[union-attr]
+
+
+_GONE = object()
+
+
+class NetError(Exception):
+    """A socket request that fails at once (listen on a port in use, a bad address)."""
+
+
+class Sock:
+    """One socket: its OS object, owner, state, write queues and statistics."""
+
+    __slots__ = ("id", "owner", "sock", "state", "protocol", "wbuf", "wlow", "wb_size",
+                 "warn_size", "closing", "reading", "mask", "read", "write", "rtime",
+                 "wtime", "peer", "name", "accepted", "udp_peer", "family", "rsize")
+
+    def __init__(self, sid: int, owner: int, sock: socket.socket | None, state: str,
+                 protocol: str = "TCP") -> None:
+        self.id = sid
+        self.owner = owner
+        self.sock = sock
+        self.state = state
+        self.protocol = protocol
+        #: Queued writes: `send` goes to wbuf, `lsend` (low priority) to wlow, sent only
+        #: when wbuf is empty. UDP entries are (data, address).
+        self.wbuf: deque[Any] = deque()
+        self.wlow: deque[Any] = deque()
+        self.wb_size = 0
+        self.warn_size = 0
+        #: Closed by its owner while writes were queued: it goes when they are sent.
+        self.closing = False
+        #: The owner wants reads (started and not paused).
+        self.reading = False
+        #: What the selector watches now.
+        self.mask = 0
+        self.read = 0
+        self.write = 0
+        self.rtime = 0
+        self.wtime = 0
+        self.peer = ""
+        self.name = ""
+        self.accepted = 0
+        self.udp_peer: Any = None
+        self.family = socket.AF_INET
+        self.rsize = RECV_MIN
+
+
+def _strerror(e: BaseException) -> str:
+    code = getattr(e, "errno", None)
+    if code:
+        return os.strerror(code)
+    return str(e) or type(e).__name__
+
+
+def split_address(host: str, port: int | None) -> tuple[str, int]:
+    """skynet's address forms: (host, port), or "host:port" / "[v6]:port" with no port."""
+    if port is not None:
+        return host, int(port)
+    if host.startswith("["):
+        end = host.find("]")
+        if end < 0 or host[end + 1:end + 2] != ":":
+            raise NetError(f"invalid address {host!r} (expected [ipv6]:port)")
+        return host[1:end], int(host[end + 2:])
+    h, sep, p = host.rpartition(":")
+    if not sep or not p.isdigit():
+        raise NetError(f"invalid address {host!r} (expected host:port)")
+    return h, int(p)
+
+
+def _addr_text(addr: Any) -> tuple[str, int]:
+    return str(addr[0]), int(addr[1])
+
+
+def pack_udp_address(family: int, addr: Any) -> bytes:
+    """A UDP peer as an opaque string, as skynet hands one to the callback: the
+    protocol byte, the port (big-endian) and the address bytes."""
+    ip, port = _addr_text(addr)
+    if family == socket.AF_INET6:
+        return b"\x02" + port.to_bytes(2, "big") + socket.inet_pton(socket.AF_INET6, ip)
+    return b"\x01" + port.to_bytes(2, "big") + socket.inet_pton(socket.AF_INET, ip)
+
+
+def unpack_udp_address(data: bytes) -> tuple[int, tuple[str, int]]:
+    """(family, (ip, port)) of a string pack_udp_address made."""
+    if len(data) == 7 and data[0] == 1:
+        return socket.AF_INET, (socket.inet_ntop(socket.AF_INET, data[3:]),
+                                int.from_bytes(data[1:3], "big"))
+    if len(data) == 19 and data[0] == 2:
+        return socket.AF_INET6, (socket.inet_ntop(socket.AF_INET6, data[3:]),
+                                 int.from_bytes(data[1:3], "big"))
+    raise NetError("invalid udp address")
+
+
+class SocketServer:
+    """The sockets of one node and the thread that polls them."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        #: skynet.now(), for the statistics netstat shows
+        self.now: Callable[[], int] = node.timer.now
+        self.lock = threading.Lock()
+        self.sockets: dict[int, Sock] = {}
+        self._next_id = 0
+        self._commands: deque[tuple[Callable[..., None], tuple[Any, ...]]] = deque()
+        self._poller = _Poller()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._poller.register(self._wake_r.fileno(), READ, None)
+        self._wake_pending = False
+        #: Messages the poll thread has ready: (owner, payload, socket ids to close if
+        #: the owner is gone).
+        self._out: list[tuple[int, bytes, tuple[int, ...]]] = []
+        self._stopping = False
+        #: A spare descriptor, given up to accept and drop a connection when the process
+        #: is out of descriptors (else the listener stays readable and the thread spins).
+        self._reserve_fd: int | None = os.open(os.devnull, os.O_RDONLY)
+        self._thread = threading.Thread(target=self._loop, name="skykernel-socket",
+                                        daemon=True)
+        self._thread.start()
+
+    # --- from any thread ---------------------------------------------------------------
+
+    def _alloc(self, owner: int, sock: socket.socket | None, state: str,
+               protocol: str = "TCP") -> Sock:
+        with self.lock:
+            if len(self.sockets) >= MAX_SOCKET:
+                raise NetError(f"too many sockets ({MAX_SOCKET} open)")
+            while True:
+                self._next_id = self._next_id + 1 if self._next_id < 0x7FFFFFFF else 1
+                if self._next_id not in self.sockets:
+                    break
+            s = Sock(self._next_id, owner, sock, state, protocol)
+            self.sockets[s.id] = s
+        return s
+
+    def _call(self, fn: Callable[..., None], *args: Any) -> None:
+        """Run fn on the poll thread, after what was asked before."""
+        self._commands.append((fn, args))
+        if not self._wake_pending:
+            self._wake_pending = True
+            try:
+                self._wake_w.send(b"\0")
+            except (BlockingIOError, OSError):
+                pass  # the pipe is full (so the thread wakes anyway) or closing
+
+    # --- requests services make (skynet's socket_server_* functions) --------------------
+
+    def listen(self, owner: int, host: str, port: int | None, backlog: int | None) -> int:
+        host, port = split_address(host, port)
+        # no host: skynet listens on 0.0.0.0; the defaults skykernel picks stay loopback
+        host = host or "127.0.0.1"
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                       flags=socket.AI_PASSIVE)
+        except OSError as e:
+            raise NetError(f"Listen error: {host}:{port}: {_strerror(e)}") from None
+        family, stype, proto, _, addr = infos[0]
+        sock = socket.socket(family, stype, proto)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(addr)
+            sock.listen(backlog or BACKLOG)
+            sock.setblocking(False)
+            s = self._alloc(owner, sock, PLISTEN)
+        except (OSError, NetError) as e:
+            sock.close()
+            raise NetError(f"Listen error: {host}:{port}: {_strerror(e)}") from None
+        s.family = family
+        ip, bound = _addr_text(sock.getsockname())
+        s.name = f"{ip}:{bound}"
+        # skynet tells the listener its address at once (socket.listen waits for it)
+        self._call(self._report, owner, SOCKET_CONNECT, s.id, bound, ip.encode())
+        return s.id
+
+    def connect(self, owner: int, host: str, port: int | None) -> int:
+        host, port = split_address(host, port)
+        s = self._alloc(owner, None, RESERVE)
+        self._call(self._connect, s, host, port)
+        return s.id
+
+    def start(self, owner: int, sid: int) -> None:
+        self._call(self._start, owner, sid)
+
+    def pause(self, sid: int) -> None:
+        self._call(self._pause, sid)
+
+    def close(self, requester: int, sid: int, force: bool = False) -> None:
+        self._call(self._close, requester, sid, force)
+
+    def nodelay(self, sid: int) -> None:
+        self._call(self._nodelay, sid)
+
+    def owner_gone(self, owner: int) -> None:
+        """Its service is dead: every socket it owns closes (no messages)."""
+        self._call(self._close_owned, owner)
+
+    def send(self, sid: int, data: bytes, low: bool = False) -> bool:
+        """Queue data on a socket; write at once when nothing waits before it. False if
+        the socket cannot be written (unknown, closed, closing)."""
+        s = self.sockets.get(sid)
+        if s is not None and s.protocol == "UDP":
+            return self.udp_send(sid, None, data)  # to the peer it is connected to
+        if s is None or s.closing or s.state not in _WRITABLE:
+            return False
+        if not data:
+            return True
+        failed: OSError | None = None
+        with self.lock:
+            if self.sockets.get(sid) is not s or s.closing:
+                return False  # closed while this thread waited for the lock
+            if s.state == CONNECTED or s.state == HALFCLOSE_READ:
+                if not s.wbuf and not s.wlow:
+                    try:
+                        n = s.sock.send(data)  # type: ignore[union-attr]
+                    except BlockingIOError:
+                        n = 0
+                    except OSError as e:
+                        n = 0
+                        failed = e
+                    if failed is None:
+                        if n:
+                            s.write += n
+                            s.wtime = self.now()
+                        if n == len(data):
+                            return True
+                        data = memoryview(data)[n:]  # type: ignore[assignment]
+            elif s.state not in _WRITABLE:
+                return False
+            if failed is None:
+                (s.wlow if low else s.wbuf).append(data)
+                s.wb_size += len(data)
+                warn = self._check_warning(s)
+        if failed is not None:
+            self._call(self._write_failed, s, failed)
+            return True
+        self._call(self._want_write, s, warn)
+        return True
+
+    def udp_open(self, owner: int, host: str | None, port: int | None,
+                 connect: tuple[str, int] | None = None) -> int:
+        """A UDP socket, bound to host:port if given, its default peer `connect` if given."""
+        family = socket.AF_INET
+        bind_addr = None
+        if host:
+            family, bind_addr = self._resolve_udp(host, port or 0)
+        peer = None
+        if connect is not None:
+            pfamily, peer = self._resolve_udp(*connect)
+            if not host:
+                family = pfamily
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            if bind_addr is not None:
+                sock.bind(bind_addr)
+            if peer is not None:
+                sock.connect(peer)
+            sock.setblocking(False)
+            s = self._alloc(owner, sock, UDP, "UDP")
+        except (OSError, NetError) as e:
+            sock.close()
+            raise NetError(f"udp error: {_strerror(e)}") from None
+        s.family = family
+        s.udp_peer = peer
+        s.reading = True
+        self._call(self._update, s)
+        return s.id
+
+    def udp_connect(self, sid: int, host: str, port: int) -> None:
+        s = self.sockets.get(sid)
+        if s is None or s.protocol != "UDP":
+            raise NetError(f"udp_connect: {sid} is not a udp socket")
+        family, peer = self._resolve_udp(host, port)
+        try:
+            s.sock.connect(peer)  # type: ignore[union-attr]
+        except OSError as e:
+            raise NetError(f"udp_connect: {_strerror(e)}") from None
+        s.udp_peer = peer
+
+    def udp_send(self, sid: int, address: bytes | None, data: bytes) -> bool:
+        s = self.sockets.get(sid)
+        if s is None or s.protocol != "UDP" or s.sock is None:
+            return False
+        if address is None:
+            if s.udp_peer is None:
+                return False
+            target = s.udp_peer
+        else:
+            _, target = unpack_udp_address(address)
+        with self.lock:
+            if s.sock is None:
+                return False  # closed while this thread waited for the lock
+            if not s.wbuf:
+                try:
+                    s.sock.sendto(data, target)
+                    s.write += len(data)
+                    s.wtime = self.now()
+                    return True
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    return False  # a datagram that cannot go is dropped, as in skynet
+            s.wbuf.append((data, target))
+            s.wb_size += len(data)
+        self._call(self._want_write, s, None)
+        return True
+
+    def _resolve_udp(self, host: str, port: int) -> tuple[int, Any]:
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+        except OSError as e:
+            raise NetError(f"udp address {host}:{port}: {_strerror(e)}") from None
+        return infos[0][0], infos[0][4]
+
+    def info(self) -> list[dict[str, Any]]:
+        """skynet's socket_server_info: a row per listed socket."""
+        rows = []
+        with self.lock:
+            socks = list(self.sockets.values())
+        for s in socks:
+            if s.state in (LISTEN, PLISTEN):
+                row: dict[str, Any] = {"id": s.id, "type": "LISTEN", "address": s.owner,
+                                       "accept": s.accepted, "rtime": s.rtime}
+                if s.name:
+                    row["sock"] = s.name
+                rows.append(row)
+                continue
+            if s.state not in (CONNECTED, HALFCLOSE_READ, HALFCLOSE_WRITE, UDP):
+                continue  # skynet lists neither sockets still opening nor unstarted ones
+            if s.protocol == "UDP":
+                kind = "UDP"
+            elif s.state == CONNECTED and not s.closing:
+                kind = "TCP"
+            else:
+                kind = "CLOSING"
+            row = {"id": s.id, "type": kind, "address": s.owner, "read": s.read,
+                   "write": s.write, "rtime": s.rtime, "wtime": s.wtime,
+                   "wbuffer": s.wb_size, "reading": s.reading and not s.closing,
+                   "writing": bool(s.wbuf or s.wlow)}
+            if s.peer:
+                row["peer"] = s.peer
+            rows.append(row)
+        rows.sort(key=lambda r: r["id"])
+        return rows
+
+    def stop(self) -> None:
+        """Close every socket and end the thread (the node's shutdown)."""
+        if self._stopping:
+            return
+        self._stopping = True
+        self._call(lambda: None)
+        if threading.current_thread() is not self._thread:
+            self._thread.join(5)
+        with self.lock:
+            socks = list(self.sockets.values())
+            self.sockets.clear()
+        for s in socks:
+            if s.sock is not None:
+                s.sock.close()
+        self._poller.close()
+        self._wake_r.close()
+        self._wake_w.close()
+        if self._reserve_fd is not None:
+            os.close(self._reserve_fd)
+            self._reserve_fd = None
+
+    # --- the poll thread ---------------------------------------------------------------
+
+    def _loop(self) -> None:
+        poll = self._poller.poll
+        sockets = self.sockets
+        commands = self._commands
+        while not self._stopping:
+            try:
+                events = poll()
+            except InterruptedError:
+                continue
+            except (OSError, ValueError):
+                if self._stopping:
+                    return
+                raise
+            for s, mask in events:
+                if s is None:
+                    self._drain_wake()
+                    continue
+                if sockets.get(s.id) is not s:
+                    continue  # closed by an earlier event of this round
+                try:
+                    self._event(s, mask)
+                except Exception as e:  # noqa: BLE001 - one socket's fault stays with it
+                    self.node.logger.write(0, f"socket {s.id}: {e!r}")
+                    self._force_close(s)
+            if commands:
+                self._run_commands()
+            if self._out:
+                self._deliver()
+
+    def _drain_wake(self) -> None:
+        # Empty the pipe first, then clear the flag: a request queued from now on
+        # writes a new byte, and one queued before is run by this round's
+        # _run_commands. (Clearing first could leave the flag set with the pipe empty.)
+        try:
+            while self._wake_r.recv(4096):
+                pass
+        except (BlockingIOError, OSError):
+            pass
+        self._wake_pending = False
+
+    def _run_commands(self) -> None:
+        commands = self._commands
+        while commands:
+            fn, args = commands.popleft()
+            try:
+                fn(*args)
+            except Exception as e:  # noqa: BLE001 - a bad request must not stop the thread
+                self.node.logger.write(0, f"socket request {fn.__name__}: {e!r}")
+
+    def _event(self, s: Sock, mask: int) -> None:
+        state = s.state
+        if state == LISTEN:
+            self._accept(s)
+        elif state == CONNECTING:
+            self._connected(s)
+        elif s.protocol == "UDP":
+            if mask & WRITE:
+                self._flush_udp(s)
+            if mask & READ:
+                self._recv_udp(s)
+        else:
+            if mask & WRITE:
+                self._flush(s)
+            if mask & READ and self.sockets.get(s.id) is s:
+                self._recv(s)
+
+    def _emit(self, owner: int, kind: int, sid: int, ud: int, data: bytes = b"",
+              close: tuple[int, ...] = ()) -> None:
+        self._out.append((owner, HEADER.pack(kind, sid, ud) + data, close))
+
+    def _report(self, owner: int, kind: int, sid: int, ud: int, data: bytes) -> None:
+        self._emit(owner, kind, sid, ud, data)
+
+    def _deliver(self) -> None:
+        """Hand this round's messages to the scheduler in one go; the sockets of owners
+        that have died meanwhile close."""
+        out, self._out = self._out, []
+        sched = self.node.scheduler
+        owners: set[int] = set()
+        ids: list[int] = []
+        with sched.lock:
+            enqueue = sched.enqueue
+            for owner, msg, close in out:
+                if not enqueue(0, owner, PTYPE_SOCKET, 0, msg):
+                    owners.add(owner)
+                    ids.extend(close)
+            sched.wake()
+        if owners:
+            self._close_lost(owners, ids)
+
+    def _close_lost(self, owners: set[int], ids: list[int]) -> None:
+        """Sockets whose owner died: an accepted one it never heard of, and any other
+        it still owns (its exit hook may have run before they were made)."""
+        for sid in ids:
+            s = self.sockets.get(sid)
+            if s is not None and not self._alive(s.owner):
+                self._force_close(s)
+        for s in [s for s in self.sockets.values() if s.owner in owners]:
+            if not self._alive(s.owner):
+                self._force_close(s)
+
+    def _alive(self, handle: int) -> bool:
+        svc = self.node.handles.services.get(handle)
+        return svc is not None and not svc.dead
+
+    # --- selector bookkeeping ----------------------------------------------------------
+
+    def _update(self, s: Sock) -> None:
+        """Watch what the socket needs now: reads while started, writes while queued."""
+        if s.sock is None or self.sockets.get(s.id) is not s:
+            return
+        mask = 0
+        if s.state == LISTEN or (s.reading and not s.closing and s.state in (
+                CONNECTED, HALFCLOSE_WRITE, UDP)):
+            mask |= READ
+        if s.state == CONNECTING or s.wbuf or s.wlow:
+            mask |= WRITE
+        if mask == s.mask:
+            return
+        poller = self._poller
+        fd = s.sock.fileno()
+        if s.mask == 0:
+            poller.register(fd, mask, s)
+        elif mask == 0:
+            poller.unregister(fd)
+        else:
+            poller.modify(fd, mask)
+        s.mask = mask
+
+    def _force_close(self, s: Sock) -> None:
+        """Drop the socket now, queued writes and all."""
+        with self.lock:
+            if self.sockets.get(s.id) is s:
+                del self.sockets[s.id]
+            s.wbuf.clear()
+            s.wlow.clear()
+            s.wb_size = 0
+            sock, s.sock = s.sock, None  # a writer holding the lock next sees it gone
+        if sock is not None:
+            if s.mask:
+                self._poller.unregister(sock.fileno())
+                s.mask = 0
+            sock.close()
+
+    # --- requests, on the poll thread --------------------------------------------------
+
+    def _connect(self, s: Sock, host: str, port: int) -> None:
+        if self.sockets.get(s.id) is not s:
+            return  # closed before the connect began
+        try:
+            family, stype, proto, _, addr = socket.getaddrinfo(
+                host, port, type=socket.SOCK_STREAM)[0]
+            sock = socket.socket(family, stype, proto)
+        except OSError as e:
+            self._force_close(s)
+            self._emit(s.owner, SOCKET_ERROR, s.id, 0, _strerror(e).encode())
+            return
+        sock.setblocking(False)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        s.sock = sock
+        s.family = family
+        code = sock.connect_ex(addr)
+        if code == 0:
+            self._established(s)
+        elif code in (errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN):
+            s.state = CONNECTING
+            self._update(s)
+        else:
+            self._force_close(s)
+            self._emit(s.owner, SOCKET_ERROR, s.id, 0, os.strerror(code).encode())
+
+    def _connected(self, s: Sock) -> None:
+        code = s.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)  # type: ignore[union-attr]
+        if code:
+            self._force_close(s)
+            self._emit(s.owner, SOCKET_ERROR, s.id, 0, os.strerror(code).encode())
+            return
+        self._established(s)
+
+    def _established(self, s: Sock) -> None:
+        s.state = CONNECTED
+        s.reading = True
+        ip = ""
+        try:
+            ip, port = _addr_text(s.sock.getpeername())  # type: ignore[union-attr]
+            s.peer = f"{ip}:{port}"
+        except OSError:
+            pass
+        self._update(s)
+        self._emit(s.owner, SOCKET_CONNECT, s.id, 0, ip.encode())
+
+    def _start(self, owner: int, sid: int) -> None:
+        s = self.sockets.get(sid)
+        if s is None or s.state in (RESERVE, CONNECTING):
+            self._emit(owner, SOCKET_ERROR, sid, 0, b"invalid socket")
+            return
+        if s.state in (PACCEPT, PLISTEN):
+            s.state = CONNECTED if s.state == PACCEPT else LISTEN
+            s.owner = owner
+            s.reading = True
+            self._update(s)
+            self._emit(owner, SOCKET_CONNECT, sid, 0, b"start")
+        elif s.state in (CONNECTED, HALFCLOSE_WRITE, HALFCLOSE_READ, LISTEN, UDP):
+            transfer = s.owner != owner
+            s.owner = owner
+            if not s.reading:
+                s.reading = True
+                self._update(s)
+            if transfer:
+                self._emit(owner, SOCKET_CONNECT, sid, 0, b"transfer")
+
+    def _pause(self, sid: int) -> None:
+        s = self.sockets.get(sid)
+        if s is not None and s.reading:
+            s.reading = False
+            self._update(s)
+
+    def _nodelay(self, sid: int) -> None:
+        s = self.sockets.get(sid)
+        if s is not None and s.sock is not None and s.protocol == "TCP":
+            try:
+                s.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+
+    def _close(self, requester: int, sid: int, force: bool) -> None:
+        """skynet's close_socket: the requester hears CLOSE at once (unless the peer's
+        EOF already told it), and a socket with writes queued stays until they are sent
+        (unless `force`, skynet's shutdown)."""
+        s = self.sockets.get(sid)
+        if s is None:
+            return
+        told = s.state == HALFCLOSE_READ  # its CLOSE went out when the EOF came
+        if force or not (s.wbuf or s.wlow) or s.state in (HALFCLOSE_WRITE, CONNECTING,
+                                                          RESERVE):
+            self._force_close(s)
+            if not told:
+                self._emit(requester, SOCKET_CLOSE, sid, 0)
+            return
+        s.closing = True
+        s.reading = False
+        self._update(s)
+        if not told:
+            self._emit(requester, SOCKET_CLOSE, sid, 0)
+
+    def _close_owned(self, owner: int) -> None:
+        for s in [s for s in self.sockets.values() if s.owner == owner]:
+            self._force_close(s)
+
+    def _want_write(self, s: Sock, warn: int | None) -> None:
+        if warn is not None:
+            self._emit(s.owner, SOCKET_WARNING, s.id, warn)
+        self._update(s)
+
+    def _check_warning(self, s: Sock) -> int | None:
+        """The K bytes to warn of, when the queue has grown past the next threshold."""
+        size = s.wb_size
+        if size >= WARNING_SIZE and size >= s.warn_size:
+            s.warn_size = WARNING_SIZE * 2 if s.warn_size == 0 else s.warn_size * 2
+            return (size + 1023) // 1024
+        return None
+
+    def _write_failed(self, s: Sock, e: OSError) -> None:
+        """skynet's close_write: a socket that also had EOF closes; otherwise it can
+        still be read, and its owner hears of the error."""
+        if self.sockets.get(s.id) is not s:
+            return
+        if s.state in (HALFCLOSE_READ, HALFCLOSE_WRITE) or s.closing:
+            self._force_close(s)  # its owner has heard of its end already
+            return
+        with self.lock:
+            s.state = HALFCLOSE_WRITE
+            s.wbuf.clear()
+            s.wlow.clear()
+            s.wb_size = 0
+        try:
+            s.sock.shutdown(socket.SHUT_WR)  # type: ignore[union-attr]
+        except OSError:
+            pass
+        self._update(s)
+        self._emit(s.owner, SOCKET_ERROR, s.id, 0, _strerror(e).encode())
+
+    # --- events ------------------------------------------------------------------------
+
+    def _accept(self, s: Sock) -> None:
+        for _ in range(ACCEPT_BATCH):
+            try:
+                conn, addr = s.sock.accept()  # type: ignore[union-attr]
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as e:
+                if e.errno in (errno.EMFILE, errno.ENFILE):
+                    self._shed_one(s)
+                    self._emit(s.owner, SOCKET_ERROR, s.id, 0, _strerror(e).encode())
+                    return
+                if e.errno in (errno.ECONNABORTED, errno.EPROTO):
+                    continue
+                self._emit(s.owner, SOCKET_ERROR, s.id, 0, _strerror(e).encode())
+                return
+            conn.setblocking(False)
+            try:
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+                c = self._alloc(s.owner, conn, PACCEPT)
+            except (OSError, NetError):
+                conn.close()  # past MAX_SOCKET: dropped, as skynet drops it
+                continue
+            c.family = s.family
+            ip, port = _addr_text(addr)
+            c.peer = f"{ip}:{port}"
+            s.accepted += 1
+            s.rtime = self.now()
+            self._emit(s.owner, SOCKET_ACCEPT, s.id, c.id, c.peer.encode(), close=(c.id,))
+
+    def _shed_one(self, s: Sock) -> None:
+        """Out of descriptors: free the spare, accept and drop one connection, take the
+        spare back, so the listener does not stay readable forever."""
+        if self._reserve_fd is None:
+            return
+        os.close(self._reserve_fd)
+        self._reserve_fd = None
+        try:
+            conn, _ = s.sock.accept()  # type: ignore[union-attr]
+            conn.close()
+        except OSError:
+            pass
+        try:
+            self._reserve_fd = os.open(os.devnull, os.O_RDONLY)
+        except OSError:
+            self._reserve_fd = None
+
+    def _recv(self, s: Sock) -> None:
+        size = s.rsize
+        try:
+            data = s.sock.recv(size)  # type: ignore[union-attr]
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as e:
+            self._force_close(s)
+            self._emit(s.owner, SOCKET_ERROR, s.id, 0, _strerror(e).encode())
+            return
+        n = len(data)
+        if n:
+            if n == size:
+                if size < RECV_MAX:
+                    s.rsize = size * 2
+            elif size > RECV_MIN and n * 2 < size:
+                s.rsize = size // 2
+            s.read += n
+            s.rtime = self.now()
+            self._emit(s.owner, SOCKET_DATA, s.id, n, data)
+            return
+        # EOF: the peer will send no more
+        if s.closing:
+            if not (s.wbuf or s.wlow):
+                self._force_close(s)
+            return
+        if s.state == HALFCLOSE_WRITE:
+            self._force_close(s)
+            self._emit(s.owner, SOCKET_CLOSE, s.id, 0)
+            return
+        s.state = HALFCLOSE_READ
+        s.reading = False
+        try:
+            s.sock.shutdown(socket.SHUT_RD)  # type: ignore[union-attr]
+        except OSError:
+            pass
+        self._update(s)
+        self._emit(s.owner, SOCKET_CLOSE, s.id, 0)
+
+    def _flush(self, s: Sock) -> None:
+        sock = s.sock
+        failed: OSError | None = None
+        with self.lock:
+            while True:
+                q = s.wbuf if s.wbuf else s.wlow
+                if not q:
+                    break
+                data = q[0]
+                try:
+                    n = sock.send(data)  # type: ignore[union-attr]
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError as e:
+                    failed = e
+                    break
+                s.write += n
+                s.wtime = self.now()
+                s.wb_size -= n
+                if n < len(data):
+                    rest = memoryview(data)[n:]
+                    if q is s.wlow:  # a low write begun goes on first (skynet does so)
+                        s.wlow.popleft()
+                        s.wbuf.appendleft(rest)
+                    else:
+                        q[0] = rest
+                    break
+                q.popleft()
+            empty = not s.wbuf and not s.wlow
+        if failed is not None:
+            self._write_failed(s, failed)
+            return
+        if empty:
+            if s.warn_size:
+                s.warn_size = 0
+                self._emit(s.owner, SOCKET_WARNING, s.id, 0)
+            if s.closing:
+                self._force_close(s)  # its CLOSE went out when it was closed
+                return
+        self._update(s)
+
+    def _recv_udp(self, s: Sock) -> None:
+        for _ in range(ACCEPT_BATCH):
+            try:
+                data, addr = s.sock.recvfrom(65536)  # type: ignore[union-attr]
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as e:
+                self._emit(s.owner, SOCKET_ERROR, s.id, 0, _strerror(e).encode())
+                return
+            s.read += len(data)
+            s.rtime = self.now()
+            self._emit(s.owner, SOCKET_UDP, s.id, len(data),
+                       data + pack_udp_address(s.family, addr))
+
+    def _flush_udp(self, s: Sock) -> None:
+        with self.lock:
+            while s.wbuf:
+                data, target = s.wbuf[0]
+                try:
+                    s.sock.sendto(data, target)  # type: ignore[union-attr]
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError:
+                    pass  # dropped, as a datagram may be
+                s.wbuf.popleft()
+                s.wb_size -= len(data)
+                s.write += len(data)
+                s.wtime = self.now()
+        self._update(s)
+
+
+def server(node: Node) -> SocketServer:
+    """The node's socket server, started on first use."""
+    net = node.net
+    if net is None:
+        with _create_lock:
+            net = node.net
+            if net is None:
+                net = SocketServer(node)
+                node.net = net
+    return net
+
+
+_create_lock = threading.Lock()
