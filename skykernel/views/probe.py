@@ -46,10 +46,11 @@ def introspection_chunk(kind: str, *, inline: bool = False, **params: Any) -> st
         opts = {k: params[k] for k in ("offset", "limit", "label", "focus")
                 if params.get(k) is not None}
         if params.get("paths") is not None:
-            call = (f"{{nodes = up.probe_many(root, {lua_literal([list(p) for p in params['paths']])}"
-                    f", {lua_literal(opts)})}}")
+            paths = lua_literal([list(p) for p in params["paths"]])
+            call = f"{{nodes = up.probe_many(root, {paths}, {lua_literal(opts)})}}"
         else:
-            call = f"up.probe(root, {lua_literal(list(params.get('path') or []))}, {lua_literal(opts)})"
+            path = lua_literal(list(params.get("path") or []))
+            call = f"up.probe(root, {path}, {lua_literal(opts)})"
         body = (
             "local json = require 'skykernel.json'\n"
             "local up = require 'skykernel.upvalues'\n"
