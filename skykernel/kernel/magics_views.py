@@ -223,8 +223,8 @@ PYTHON_SERVICES = {
 
 def service_rows(node: Any, paths: Paths, current: Any = None) -> list[dict[str, Any]]:
     """The %services table as plain rows: every service named by its launch arguments
-    (`snaxd sbank`) and names, the numbers, then the file its code came from (a snax
-    service's own file, not snaxd's), relative to the notebook."""
+    (`snaxd sbank`), the numbers, the names it registered, then the file its code came
+    from (a snax service's own file, not snaxd's), relative to the notebook."""
     rows = []
     for s in node.services():
         words = s.args.split()
@@ -235,7 +235,7 @@ def service_rows(node: Any, paths: Paths, current: Any = None) -> list[dict[str,
                      if f.endswith((f"/{w}.lua", f"/{w}/init.lua"))), "")
         rows.append({
             "handle": s.handle, "address": s.address, "lua": lua,
-            "name": " ".join([s.args or s.name, *s.names]).strip(),
+            "name": s.args or s.name, "registered": " ".join(s.names),
             "note": "" if lua else PYTHON_SERVICES.get(s.name, "a service written in Python"),
             "mqlen": s.mqlen, "messages": s.messages,
             "memory": f"{s.memory / 1024:.1f} KB" if s.memory else "",

@@ -1,6 +1,7 @@
 """The services view: one table (address, name, mqlen, messages, memory, generation,
-file); a row's buttons make it the target (`%use`) or open its upvalue explorer below the
-table, in the same view.
+registered names, file); a row's buttons make it the target (`%use`) or open its upvalue
+explorer below the table, in the same view. The numbers come right after the name, so
+they stay on screen in a narrow notebook; names and files, which can be long, come last.
 
 `rows()` returns the table as plain dicts (see `HEADER` for the columns; `handle`, `lua`,
 `note`, `current` and `file_full` besides), `use(handle)` retargets and returns a
@@ -19,7 +20,7 @@ from .tree import Tree
 #: (column, key in a row, a number?)
 COLUMNS = (("address", "address", False), ("name", "name", False), ("mqlen", "mqlen", True),
            ("messages", "messages", True), ("memory", "memory", True), ("gen", "gen", True),
-           ("file", "file", False))
+           ("registered", "registered", False), ("file", "file", False))
 HEADER = tuple(c for c, _, _ in COLUMNS)
 RIGHT = {i for i, (_, _, number) in enumerate(COLUMNS) if number}
 
