@@ -233,7 +233,7 @@ class Tree:
         for path in sorted((p for p, n in self.nodes.items() if n.expanded), key=len):
             if path in done:
                 continue
-            if path not in tops and self._row(path) is None:
+            if path and path not in tops and self._row(path) is None:
                 self.nodes[path].expanded = False
                 continue
             node = self.nodes[path]
