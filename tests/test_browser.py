@@ -170,7 +170,8 @@ def open_and_run_all(page: Any, lab: str, name: str, last: str) -> None:
     """Open a notebook, run every cell, wait for the last cell's view and for idle."""
     from playwright.sync_api import expect
 
-    page.goto(f"{lab}/lab/tree/{name}")
+    # a workspace of its own: no tab (and kernel status) of another test's notebook
+    page.goto(f"{lab}/lab/workspaces/{Path(name).stem}/tree/{name}?reset")
     expect(page.locator(".jp-StatusBar-Widget", has_text=IDLE)).to_be_visible(timeout=60_000)
     page.locator(".jp-NotebookPanel .jp-Notebook").first.click()
     page.keyboard.press("Escape")
