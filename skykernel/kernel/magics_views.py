@@ -8,6 +8,7 @@ the in-process node alone keeps (code-cache generations, live rows) uses it dire
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,8 @@ from .target import Target, TargetError
 from .target_remote import CODECACHE_NOTE
 
 if TYPE_CHECKING:
-    from ..views.tree import TreeMemory, UpvalueExplorer
+    from ..views.common import Paths
+    from ..views.tree import Tree, TreeMemory
 
 
 @dataclass
@@ -51,39 +53,72 @@ async def _service_and_rest(ctx: Context, rest: str) -> tuple[Target, str]:
 # --- %upvalues ---------------------------------------------------------------------------
 
 
-def explorer(ctx: Context, target: Target, expr: str = "") -> UpvalueExplorer:
-    # Widget modules load on first use: importing ipywidgets costs a fresh kernel
-    # about 150 ms before its first reply.
-    from ..views.tree import TreeMemory, UpvalueExplorer
+def paths_of(target: Target) -> Paths:
+    """How the view writes file names: for the in-process node, relative to the notebook's
+    folder (the node's) and the runtime's as `runtime/...`; a remote node's as it says."""
+    from ..views.common import Paths
 
+    if target.node_here is None:
+        return Paths()
+    from ..luatext import runtime_lualib
+
+    return Paths(notebook=os.getcwd(), runtime=runtime_lualib().parent)
+
+
+def _tree_args(ctx: Context, target: Target, expr: str) -> dict[str, Any]:
+    """What an upvalue tree over `expr` (default: the service's _U and _P) needs."""
     run = target.runner(target.address)
 
-    async def fetch(path: tuple[str, ...], offset: int, limit: int) -> dict[str, Any]:
+    async def fetch(path: tuple[str, ...], offset: int, limit: int, *,
+                    focus: bool = False) -> dict[str, Any]:
         return await probe(run, "upvalues", inline=target.inline, root=expr or None,
-                           path=list(path), offset=offset, limit=limit, label=expr)
+                           path=list(path), offset=offset, limit=limit, label=expr,
+                           focus=focus or None)
+
+    async def fetch_many(paths: list[tuple[str, ...]]) -> list[dict[str, Any]]:
+        data = await probe(run, "upvalues", inline=target.inline, root=expr or None,
+                           paths=[list(p) for p in paths], label=expr)
+        return data.get("nodes") or []
+
+    from ..views.tree import TreeMemory
 
     key = (target.node_name, target.label(), expr)
     memory = ctx.state(ViewState).memories.setdefault(key, TreeMemory())
-    return UpvalueExplorer(fetch, title=f"{target.label()} {expr or '_U, _P'}", memory=memory)
+    return {"fetch": fetch, "fetch_many": fetch_many, "memory": memory,
+            "title": f"{target.label()} {expr or '_U, _P'}", "focus": not expr,
+            "paths": paths_of(target)}
+
+
+def tree(ctx: Context, target: Target, expr: str = "") -> Tree:
+    # Widget modules load on first use: importing ipywidgets costs a fresh kernel
+    # about 150 ms before its first reply.
+    from ..views.tree import Tree
+
+    return Tree(**_tree_args(ctx, target, expr))
 
 
 @line_magic
 async def upvalues(ctx: Context, rest: str) -> None:
     """%upvalues [ADDR] [EXPR] [-d N]  explore upvalues (default _U and _P), lazily
 
-    EXPR is Lua evaluated in the service (the session's globals too); -d opens N levels."""
+    Without EXPR the view opens onto the service's own code: its handler tables (as
+    `_P.lua.CMD`), each handler open on its upvalues (the service's state), with skynet's
+    internals folded below. EXPR is Lua evaluated in the service (the session's globals
+    too); -d opens N levels."""
     depth = 1
     m = re.search(r"(?:^|\s)-d\s*(\d+)\s*$", rest)
     if m:
         depth = min(int(m.group(1)), 4)
         rest = rest[: m.start()]
     target, expr = await _service_and_rest(ctx, rest)
-    view = explorer(ctx, target, expr)
+    explored = tree(ctx, target, expr)
     try:
-        await view.populate(depth)
+        await explored.populate(depth)
     except (ProbeError, TargetError) as e:
         raise MagicError(f"%upvalues {target.label()}: {e}") from None
-    ctx.out.display(view)
+    from ..views.tree import UpvalueExplorer
+
+    ctx.out.display(UpvalueExplorer(tree=explored))
 
 
 # --- %protocols --------------------------------------------------------------------------
@@ -106,12 +141,12 @@ async def protocols(ctx: Context, rest: str) -> None:
 
     from ..views.chain import ProtocolChainView
 
-    view = ProtocolChainView(fetch, title=target.label())
     try:
-        await view.refresh()
+        first = await fetch()
     except (ProbeError, TargetError) as e:
         raise MagicError(f"%protocols {target.label()}: {e}") from None
-    ctx.out.display(view)
+    ctx.out.display(ProtocolChainView(fetch, title=target.label(), paths=paths_of(target),
+                                      first=first))
 
 
 @line_magic
@@ -154,20 +189,60 @@ async def services(ctx: Context, rest: str) -> None:
             ctx.out.print(note)
         return
     from ..views.services import ServicesView
-    from .target_local import service_rows
+
+    paths = paths_of(ctx.target)
+    # the row marked as where cells run: the target now, then what `use` chose
+    marked = {"handle": ctx.target.address if ctx.target.node_here is node else None}
 
     def use(handle: int) -> str:
         chosen = ctx.targets.local_target(handle)
         ctx.targets.use(chosen)
+        marked["handle"] = handle
         svc = node.handles.services[handle]
-        return f"cells now run in {chosen.label()} ({svc.name})"
+        return f"cells now run in {chosen.label()} ({svc.args})"
 
-    async def explore(handle: int) -> UpvalueExplorer:
-        view = explorer(ctx, ctx.targets.local_target(handle))
-        await view.populate(1)
-        return view
+    async def explore(handle: int) -> Tree:
+        explored = tree(ctx, ctx.targets.local_target(handle))
+        await explored.populate(1)
+        return explored
 
-    ctx.out.display(ServicesView(lambda: service_rows(node), use, explore))
+    def rows() -> list[dict[str, Any]]:
+        return service_rows(node, paths, marked["handle"])
+
+    ctx.out.display(ServicesView(rows, use, explore))
+
+
+#: What the node's Python services are, for a reader who meets them in the table.
+PYTHON_SERVICES = {
+    "logger": "the node's logger: skynet.error lines go to it",
+    "harbor": "a single node's harbor: no other nodes to reach",
+    "python": "the kernel's own client of the node: cells and views reach services "
+              "as its messages",
+}
+
+
+def service_rows(node: Any, paths: Paths, current: Any = None) -> list[dict[str, Any]]:
+    """The %services table as plain rows: every service named by its launch arguments
+    (`snaxd sbank`), the numbers, the names it registered, then the file its code came
+    from (a snax service's own file, not snaxd's), relative to the notebook."""
+    rows = []
+    for s in node.services():
+        words = s.args.split()
+        lua = s.kind != "python"
+        # a snax service's code is its own file; snaxd is skynet's runner for it
+        wanted = [w for w in (words[1:2] if s.name == "snaxd" else []) + [s.name] if w]
+        main = next((f for w in wanted for f in s.generations
+                     if f.endswith((f"/{w}.lua", f"/{w}/init.lua"))), "")
+        rows.append({
+            "handle": s.handle, "address": s.address, "lua": lua,
+            "name": s.args or s.name, "registered": " ".join(s.names),
+            "note": "" if lua else PYTHON_SERVICES.get(s.name, "a service written in Python"),
+            "mqlen": s.mqlen, "messages": s.messages,
+            "memory": f"{s.memory / 1024:.1f} KB" if s.memory else "",
+            "gen": s.generations.get(main, "") if main else "",
+            "file": paths(main), "file_full": main, "current": s.handle == current,
+        })
+    return rows
 
 
 # --- %codecache --------------------------------------------------------------------------
@@ -252,5 +327,6 @@ async def codecache(ctx: Context, rest: str) -> Any:
         from ..views.codecache import GenerationsView
 
         ctx.out.display(GenerationsView(lambda: _snapshot(ctx, node),
-                                        lambda: _purge(ctx, node), lambda: _clear(ctx, node)))
+                                        lambda: _purge(ctx, node), lambda: _clear(ctx, node),
+                                        paths=paths_of(ctx.target)))
     return None

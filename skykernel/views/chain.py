@@ -2,9 +2,11 @@
 handlers, with sources, code-cache generations and what was replaced since load.
 
 Data: the reply of `skykernel.protocols.chains` plus `generations` (chunk filename ->
-generation, from the node's records of what the service loaded). Messages served are
-counted per dispatch function (skynet.handler_count) and per command name
-(skynet.command_count), which is how a handler of a dispatch-by-name table is reached.
+generation, from the node's records of what the service loaded). The service's own
+protocols come first (`lua -> CMD`); skynet's own (the debug protocol's `dbgcmd`, ...)
+are folded below. Messages served are counted per dispatch function
+(skynet.handler_count) and per command name (skynet.command_count), which is how a
+handler of a dispatch-by-name table is reached.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import ipywidgets as widgets
-
-from .common import MONO, View, esc, html_table, small_button
+from .common import MONO, Paths, View, ViewError, esc, html_table, plain
 
 Fetch = Callable[[], Awaitable[tuple[dict[str, Any], dict[str, int]]]]
 PAGE = 200
+
+NOTE = ("messages: per dispatch function, and per handler the messages whose first "
+        "argument names it (skynet's dispatch-by-name convention); n/a on a node "
+        "that does not count (real skynet)")
 
 
 def _gen(generations: dict[str, int], fn: dict[str, Any] | None) -> str:
@@ -34,26 +38,60 @@ def _src(fn: dict[str, Any] | None) -> str:
 
 
 class ProtocolChainView(View):
-    def __init__(self, fetch: Fetch, *, title: str = "", page: int = PAGE) -> None:
+    def __init__(self, fetch: Fetch, *, title: str = "", page: int = PAGE,
+                 paths: Paths | None = None,
+                 first: tuple[dict[str, Any], dict[str, int]] | None = None) -> None:
+        """`first`: what `fetch` answered already, so the comm opens with it."""
         self.fetch = fetch
         self.title = title
         self.page = page
-        self.data: dict[str, Any] = {}
+        self.paths = paths or Paths()
+        self.chains: dict[str, Any] = {}
         self.generations: dict[str, int] = {}
-        self.shown: dict[tuple[str, str], int] = {}
-        self.status = widgets.HTML()
-        refresh = small_button("refresh", "probe the dispatch chains again")
-        refresh.on_click(lambda _b: self.spawn(self.refresh, self.status))
-        self.body = widgets.VBox()
-        head = widgets.HTML(f"<b>protocol dispatch chains</b> <code>{esc(title)}</code>")
-        super().__init__([head, widgets.HBox([refresh, self.status]), self.body])
-        self.add_class("sk-protocols")
+        if first is not None:
+            self._take(*first)
+        super().__init__("protocols", data=self.to_json())
+
+    def _take(self, data: dict[str, Any], generations: dict[str, int]) -> None:
+        self.chains = self.paths.data(data)
+        self.generations = {self.paths(f): g for f, g in generations.items()}
 
     async def refresh(self) -> None:
-        self.data, self.generations = await self.fetch()
-        self.render()
+        self._take(*await self.fetch())
+        self.data = self.to_json()
 
-    def _handler_rows(self, proto: dict[str, Any], table: dict[str, Any], limit: int
+    async def handle(self, op: str, msg: dict[str, Any]) -> dict[str, Any] | None:
+        if op == "refresh":
+            await self.refresh()
+            return {"status": "probed again"}
+        raise ViewError(f"the chain view has no {op!r}")
+
+    # --- plain data for the front end --------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        """The chains with each function's generation filled in, own protocols first."""
+        def fn(f: dict[str, Any] | None) -> dict[str, Any] | None:
+            return None if not f else {**f, "gen": _gen(self.generations, f)}
+
+        protocols = []
+        for p in self.chains.get("protocols", []):
+            tables = [{**t, "handlers": [fn(h) for h in t.get("handlers", [])]}
+                      for t in p.get("tables", [])]
+            protocols.append({**p, "dispatch": fn(p.get("dispatch")), "tables": tables})
+        return plain({"title": self.title, "entry": self.chains.get("entry", []),
+                      "protocols": protocols, "page": self.page, "note": NOTE})
+
+    def _entry_text(self) -> str:
+        return " -> ".join(f"{e['name']} ({_src(e.get('fn'))})"
+                           for e in self.chains.get("entry", []))
+
+    # --- fallbacks -------------------------------------------------------------------
+
+    def _split(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        protos = self.chains.get("protocols", [])
+        return [p for p in protos if p.get("own")], [p for p in protos if not p.get("own")]
+
+    def _handler_rows(self, table: dict[str, Any], limit: int
                       ) -> tuple[list[tuple[str, ...]], list[str]]:
         rows = [("handler", "source", "generation", "replaced", "messages")]
         classes = []
@@ -63,9 +101,6 @@ class ProtocolChainView(View):
             classes.append("sk-handler sk-replaced" if h.get("replaced") else "sk-handler")
         return rows, classes
 
-    def _entry_text(self) -> str:
-        return " -> ".join(f"{e['name']} ({_src(e.get('fn'))})" for e in self.data.get("entry", []))
-
     def _proto_html(self, p: dict[str, Any]) -> str:
         d = p.get("dispatch")
         count = p.get("count")
@@ -74,63 +109,61 @@ class ProtocolChainView(View):
             f"<div class='sk-proto' style='margin:6px 0;{MONO}'>"
             f"<b>{esc(p['name'])}</b> (id {esc(p.get('id'))}): "
             f"dispatch {esc(_src(d) or 'none')} [gen {esc(_gen(self.generations, d) or '-')}]"
-            f"{esc(served)}<br>"
-            f"<span style='color:#555'>pack {esc(_src(p.get('pack')) or '-')}; unpack "
-            f"{esc(_src(p.get('unpack')) or '-')}</span>"
+            f"{esc(served)}"
         ]
         for t in p.get("tables", []):
-            limit = self.shown.get((p["name"], t["name"]), self.page)
-            rows, classes = self._handler_rows(p, t, limit)
+            rows, classes = self._handler_rows(t, self.page)
             via = f" via {t['via']}" if t.get("via") else ""
             replaced = sum(1 for h in t["handlers"] if h.get("replaced"))
+            more = t["total"] - min(len(t["handlers"]), self.page)
+            rest = f"<div>... {more} more</div>" if more > 0 else ""
             parts.append(
                 f"<div style='margin-left:16px'>-> <b>{esc(t['name'])}</b>{esc(via)}: "
-                f"{t['total']} handlers, {replaced} replaced{html_table(rows, classes)}</div>")
+                f"{t['total']} handlers, {replaced} replaced"
+                f"{html_table(rows, classes, right={4})}{rest}</div>")
         parts.append("</div>")
         return "".join(parts)
 
-    def render(self) -> None:
-        items: list[widgets.Widget] = [widgets.HTML(
-            f"<div style='{MONO}'>entry: {esc(self._entry_text())}</div>")]
-        for p in self.data.get("protocols", []):
-            items.append(widgets.HTML(self._proto_html(p)))
-            for t in p.get("tables", []):
-                key = (p["name"], t["name"])
-                shown = self.shown.get(key, self.page)
-                if len(t["handlers"]) > shown:
-                    more = small_button(f"more {t['name']} ({len(t['handlers']) - shown} left)")
-                    more.add_class("sk-more")
-                    more.on_click(lambda _b, k=key: self.soon(lambda: self._more(k)))
-                    items.append(more)
-        note = ("messages: per dispatch function, and per handler the messages whose first "
-                "argument names it (skynet's dispatch-by-name convention); n/a on a node "
-                "that does not count (real skynet)")
-        items.append(widgets.HTML(f"<small style='color:#777'>{note}</small>"))
-        self.body.children = items
+    def _proto_text(self, p: dict[str, Any], out: list[str]) -> None:
+        d = p.get("dispatch")
+        count = p.get("count")
+        out.append(f"{p['name']} (id {p.get('id')}): dispatch {_src(d) or 'none'}"
+                   f" gen {_gen(self.generations, d) or '-'}"
+                   + (f" served {count}" if count is not None else ""))
+        for t in p.get("tables", []):
+            out.append(f"  -> {t['name']}: {t['total']} handlers")
+            for h in t["handlers"][: self.page]:
+                mark = f"  REPLACED ({h['replaced']})" if h.get("replaced") else ""
+                served = f"  served {h['count']}" if "count" in h else ""
+                out.append(f"     {t['name']}.{h['name']}  {_src(h)}  "
+                           f"gen {_gen(self.generations, h) or '-'}{mark}{served}")
 
-    def _more(self, key: tuple[str, str]) -> None:
-        self.shown[key] = self.shown.get(key, self.page) + self.page
-        self.render()
+    @staticmethod
+    def _folded_summary(protos: list[dict[str, Any]]) -> str:
+        parts = []
+        for p in protos:
+            n = sum(t.get("total", 0) for t in p.get("tables", []))
+            parts.append(f"{p['name']}" + (f" ({n} handlers)" if n else ""))
+        return "skynet's own protocols: " + ", ".join(parts)
 
     def text(self) -> str:
-        out = [f"protocol dispatch chains {self.title}".rstrip(), "entry: " + self._entry_text()]
-        for p in self.data.get("protocols", []):
-            d = p.get("dispatch")
-            count = p.get("count")
-            out.append(f"{p['name']} (id {p.get('id')}): dispatch {_src(d) or 'none'}"
-                       f" gen {_gen(self.generations, d) or '-'}"
-                       + (f" served {count}" if count is not None else ""))
-            for t in p.get("tables", []):
-                out.append(f"  -> {t['name']}: {t['total']} handlers")
-                for h in t["handlers"][: self.page]:
-                    mark = f"  REPLACED ({h['replaced']})" if h.get("replaced") else ""
-                    served = f"  served {h['count']}" if "count" in h else ""
-                    out.append(f"     {t['name']}.{h['name']}  {_src(h)}  "
-                               f"gen {_gen(self.generations, h) or '-'}{mark}{served}")
+        own, rest = self._split()
+        out = [f"protocol dispatch chains {self.title}".rstrip()]
+        for p in own:
+            self._proto_text(p, out)
+        if rest:
+            out.append(self._folded_summary(rest))
+            for p in rest:
+                self._proto_text(p, out)
+        out.append("entry: " + self._entry_text())
         return "\n".join(out)
 
     def html(self) -> str:
-        body = "".join(self._proto_html(p) for p in self.data.get("protocols", []))
+        own, rest = self._split()
+        body = "".join(self._proto_html(p) for p in own)
+        if rest:
+            body += (f"<details><summary>{esc(self._folded_summary(rest))}</summary>"
+                     + "".join(self._proto_html(p) for p in rest) + "</details>")
         return (f"<div class='sk-protocols'><b>protocol dispatch chains</b> "
-                f"<code>{esc(self.title)}</code><div style='{MONO}'>entry: "
-                f"{esc(self._entry_text())}</div>{body}</div>")
+                f"<code>{esc(self.title)}</code>{body}<div style='{MONO}'>entry: "
+                f"{esc(self._entry_text())}</div></div>")

@@ -4,6 +4,7 @@ chart, and clear / purge buttons that report what they did.
 
 Data is plain: `snapshot()` returns {"generations": [...], "history": [(label, bytes)]}
 as `skykernel.node.generations` describes them (dicts), and the actions return text.
+The front end (views.js) draws the same data; the SVG here is the static fallback's.
 """
 
 from __future__ import annotations
@@ -11,9 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import ipywidgets as widgets
-
-from .common import MONO, View, esc, small_button
+from .common import MONO, Paths, View, ViewError, esc, plain
 
 
 def fmt_bytes(n: int) -> str:
@@ -74,61 +73,55 @@ def generation_card(g: dict[str, Any]) -> str:
 
 
 class GenerationsView(View):
+    """The view; `snapshot()` reads the cache, `purge()` and `clear()` act and say what
+    they did. The buttons are requests on the view's comm (`refresh`, `clear`, `purge`),
+    answered with the new snapshot and that sentence."""
+
     def __init__(self, snapshot: Callable[[], dict[str, Any]],
-                 purge: Callable[[], str], clear: Callable[[], str]) -> None:
+                 purge: Callable[[], str], clear: Callable[[], str],
+                 paths: Paths | None = None) -> None:
         self.snapshot = snapshot
         self._purge = purge
         self._clear = clear
-        self.data: dict[str, Any] = {}
-        self.timeline = widgets.HTML()
-        self.chart = widgets.HTML()
-        self.status = widgets.HTML()
-        buttons = []
-        for label, action, tip in (("refresh", self.refresh, "read the cache again"),
-                                   ("clear", self.clear, "start a new generation"),
-                                   ("purge", self.purge, "free generations no service holds")):
-            b = small_button(label, tip)
-            b.add_class(f"sk-{label}")
-            b.on_click(lambda _b, a=action: self.soon(a))
-            buttons.append(b)
-        head = widgets.HTML("<b>code cache generations</b>")
-        super().__init__([head, widgets.HBox([*buttons, self.status]), self.timeline,
-                          self.chart])
-        self.add_class("sk-codecache")
-        self.refresh()
+        self.paths = paths or Paths()
+        self.cache = self.paths.data(self.snapshot())
+        super().__init__("codecache", data=plain(self.cache))  # the comm opens with it
 
     def refresh(self) -> None:
-        self.data = self.snapshot()
-        self.timeline.value = self._timeline_html()
-        self.chart.value = ("<div style='font-size:11px;color:#555'>cache memory across "
-                            "clears and purges</div>" + svg_chart(self.data.get("history", [])))
+        self.cache = self.paths.data(self.snapshot())
+        self.data = plain(self.cache)
 
     def purge(self) -> str:
         text = self._purge()
         self.refresh()
-        self.status.value = f"<span class='sk-status'>{esc(text)}</span>"
         return text
 
     def clear(self) -> str:
         text = self._clear()
         self.refresh()
-        self.status.value = f"<span class='sk-status'>{esc(text)}</span>"
         return text
 
+    async def handle(self, op: str, msg: dict[str, Any]) -> dict[str, Any] | None:
+        actions = {"refresh": lambda: (self.refresh(), "read again")[1],
+                   "clear": self.clear, "purge": self.purge}
+        if op not in actions:
+            raise ViewError(f"the code-cache view has no {op!r}")
+        return {"status": actions[op]()}
+
     def _timeline_html(self) -> str:
-        cards = "".join(generation_card(g) for g in self.data.get("generations", []))
+        cards = "".join(generation_card(g) for g in self.cache.get("generations", []))
         return f"<div style='display:flex;flex-wrap:wrap;align-items:flex-start'>{cards}</div>"
 
     def text(self) -> str:
         rows = ["generation  state          files  bytes      pinned by"]
-        for g in self.data.get("generations", []):
+        for g in self.cache.get("generations", []):
             state = "current" if g.get("current") else (
                 "stale,pinned" if g.get("services") else "stale,free")
             rows.append(f"{g['generation']:<10}  {state:<13}  {len(g.get('files', [])):<5}  "
                         f"{g.get('bytes', 0):<9}  {' '.join(g.get('services', []))}".rstrip())
-        hist = ", ".join(f"{label}={b}" for label, b in self.data.get("history", []))
+        hist = ", ".join(f"{label}={b}" for label, b in self.cache.get("history", []))
         return "\n".join(rows) + (f"\nmemory: {hist}" if hist else "")
 
     def html(self) -> str:
         return (f"<div class='sk-codecache'><b>code cache generations</b>"
-                f"{self._timeline_html()}{svg_chart(self.data.get('history', []))}</div>")
+                f"{self._timeline_html()}{svg_chart(self.cache.get('history', []))}</div>")

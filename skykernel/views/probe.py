@@ -33,7 +33,9 @@ def introspection_chunk(kind: str, *, inline: bool = False, **params: Any) -> st
     """The Lua chunk that prints the JSON of one introspection.
 
     kind "upvalues": params root (a Lua expression, default `{_U = _U, _P = _P}`), path
-    (list of steps from a previous reply), offset, limit, label.
+    (list of steps from a previous reply), offset, limit, label; `focus` (at the root:
+    where the service's own code is, its nodes opened); or `paths` (a list of paths: the
+    reply is `{"nodes": [...]}`, one node each, sharing one search for "shared with").
     kind "protocols": params limit (handlers per table).
     """
     if kind not in MODULES:
@@ -41,13 +43,19 @@ def introspection_chunk(kind: str, *, inline: bool = False, **params: Any) -> st
     head = preload(MODULES[kind]) if inline else ""
     if kind == "upvalues":
         root = params.get("root") or DEFAULT_ROOT
-        opts = {k: params[k] for k in ("offset", "limit", "label") if params.get(k) is not None}
+        opts = {k: params[k] for k in ("offset", "limit", "label", "focus")
+                if params.get(k) is not None}
+        if params.get("paths") is not None:
+            paths = lua_literal([list(p) for p in params["paths"]])
+            call = f"{{nodes = up.probe_many(root, {paths}, {lua_literal(opts)})}}"
+        else:
+            path = lua_literal(list(params.get("path") or []))
+            call = f"up.probe(root, {path}, {lua_literal(opts)})"
         body = (
             "local json = require 'skykernel.json'\n"
             "local up = require 'skykernel.upvalues'\n"
             f"local root = ({root})\n"
-            f"print(json.encode(up.probe(root, {lua_literal(list(params.get('path') or []))}, "
-            f"{lua_literal(opts)})))\n"
+            f"print(json.encode({call}))\n"
         )
     else:
         opts = {"limit": params["limit"]} if params.get("limit") else {}

@@ -1,95 +1,96 @@
-"""The services view: a live table (address, name, file, generation, mqlen, memory,
-messages); a row's buttons make it the target (`%use`) or open its upvalue explorer.
+"""The services view: one table (address, name, mqlen, messages, memory, generation,
+registered names, file); a row's buttons make it the target (`%use`) or open its upvalue
+explorer below the table, in the same view. The numbers come right after the name, so
+they stay on screen in a narrow notebook; names and files, which can be long, come last.
 
-`rows()` returns the table as plain tuples (header first), `use(handle)` retargets and
-returns a message, `explore(handle)` returns a widget to show under the table.
+`rows()` returns the table as plain dicts (see `HEADER` for the columns; `handle`, `lua`,
+`note`, `current` and `file_full` besides), `use(handle)` retargets and returns a
+sentence, `explore(handle)` returns a populated `Tree`.
 """
 
 from __future__ import annotations
 
-import asyncio
+import itertools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import ipywidgets as widgets
+from .common import View, ViewError, esc, html_table, plain, text_table
+from .tree import Tree
 
-from .common import MONO, View, esc, small_button, text_table
+#: (column, key in a row, a number?)
+COLUMNS = (("address", "address", False), ("name", "name", False), ("mqlen", "mqlen", True),
+           ("messages", "messages", True), ("memory", "memory", True), ("gen", "gen", True),
+           ("registered", "registered", False), ("file", "file", False))
+HEADER = tuple(c for c, _, _ in COLUMNS)
+RIGHT = {i for i, (_, _, number) in enumerate(COLUMNS) if number}
 
-HEADER = ("address", "name", "file", "gen", "mqlen", "memory", "messages")
+Rows = Callable[[], list[dict[str, Any]]]
+
+
+def _cells(row: dict[str, Any]) -> tuple[str, ...]:
+    return tuple("" if row.get(key) is None else str(row.get(key)) for _, key, _ in COLUMNS)
 
 
 class ServicesView(View):
-    def __init__(self, rows: Callable[[], list[tuple[Any, ...]]],
-                 use: Callable[[int], str],
-                 explore: Callable[[int], Awaitable[widgets.Widget]],
-                 interval: float = 1.0) -> None:
+    def __init__(self, rows: Rows, use: Callable[[int], str],
+                 explore: Callable[[int], Awaitable[Tree]], *, title: str = "") -> None:
         self.rows_of = rows
         self.use = use
         self.explore = explore
-        self.interval = interval
-        self.rows: list[tuple[Any, ...]] = []
-        self.table = widgets.VBox()
-        self.detail = widgets.VBox()
-        self.status = widgets.HTML()
-        refresh = small_button("refresh")
-        refresh.add_class("sk-refresh")
-        refresh.on_click(lambda _b: self.soon(self.refresh))
-        self.live = widgets.Checkbox(description="live", value=False, indent=False,
-                                     layout=widgets.Layout(width="70px"))
-        self.live.observe(lambda c: self.soon(lambda: self._on_live(c)), names="value")
-        self._task: asyncio.Task[Any] | None = None
-        super().__init__([widgets.HTML("<b>services</b>"),
-                          widgets.HBox([refresh, self.live, self.status]),
-                          self.table, self.detail])
-        self.add_class("sk-services")
-        self.refresh()
+        self.title = title
+        self.rows: list[dict[str, Any]] = []
+        self.trees: dict[str, Tree] = {}
+        self._ids = itertools.count(1)
+        self.rows = self.rows_of()
+        super().__init__("services", data=self._data())  # the comm opens with the table
+
+    def _data(self) -> dict[str, Any]:
+        return plain({"title": self.title, "columns": [list(c) for c in COLUMNS],
+                      "rows": self.rows})
 
     def refresh(self) -> None:
         self.rows = self.rows_of()
-        widths = [max(len(str(r[i])) for r in [HEADER, *self.rows]) for i in range(7)]
-        header = widgets.HTML(self._line(HEADER, widths, bold=True))
-        lines: list[widgets.Widget] = [header]
-        for r in self.rows:
-            handle = r[-1]
-            use = small_button("use", f"%use {r[0]}")
-            use.add_class("sk-use")
-            use.on_click(lambda _b, h=handle: self.soon(lambda: self._use(h)))
-            explore = small_button("explore", "open its upvalue explorer")
-            explore.add_class("sk-explore")
-            explore.on_click(lambda _b, h=handle: self.spawn(lambda: self._explore(h),
-                                                             self.status))
-            lines.append(widgets.HBox([use, explore, widgets.HTML(self._line(r, widths))]))
-        self.table.children = lines
+        self.data = self._data()
 
-    @staticmethod
-    def _line(r: tuple[Any, ...], widths: list[int], bold: bool = False) -> str:
-        text = "  ".join(str(c).ljust(w) for c, w in zip(r[:7], widths, strict=False))
-        pad = "" if not bold else "&nbsp;" * 22
-        weight = "font-weight:bold;" if bold else ""
-        return f"<span style='{MONO}{weight}white-space:pre'>{pad}{esc(text)}</span>"
+    async def handle(self, op: str, msg: dict[str, Any]) -> dict[str, Any] | None:
+        if op == "refresh":
+            self.rows = self.rows_of()
+            return {"rows": plain(self.rows)}
+        if op == "use":
+            status = self.use(self._handle(msg))
+            self.rows = self.rows_of()
+            return {"status": status, "rows": plain(self.rows)}
+        if op == "explore":
+            handle = self._handle(msg)
+            tree = await self.explore(handle)
+            key = str(next(self._ids))
+            self.trees = {key: tree}  # one explorer under the table at a time
+            return {"explorer": key, "tree": tree.to_json()}
+        if op.startswith("tree:"):
+            tree = self.trees.get(str(msg.get("explorer")))
+            if tree is None:
+                raise ViewError("that explorer is closed: explore the service again")
+            return await tree.handle(op[5:], msg)
+        raise ViewError(f"the services view has no {op!r}")
 
-    def _use(self, handle: int) -> None:
-        self.status.value = f"<span class='sk-status'>{esc(self.use(handle))}</span>"
+    def _handle(self, msg: dict[str, Any]) -> int:
+        handle = msg.get("handle")
+        if not isinstance(handle, int) or not any(r.get("handle") == handle and r.get("lua")
+                                                  for r in self.rows):
+            raise ViewError(f"no Lua service {handle!r} in the table (refresh it)")
+        return handle
 
-    async def _explore(self, handle: int) -> None:
-        self.detail.children = (await self.explore(handle),)
+    # --- fallbacks -------------------------------------------------------------------
 
-    def _on_live(self, change: dict[str, Any]) -> None:
-        if change["new"] and self._task is None:
-            self._task = self.spawn(self._tick)
-        elif not change["new"] and self._task is not None:
-            self._task.cancel()
-            self._task = None
-
-    async def _tick(self) -> None:
-        while self.live.value:
-            await asyncio.sleep(self.interval)
-            self.refresh()
+    def _notes(self) -> list[str]:
+        return [f"{r['name'].split()[0]}: {r['note']}" for r in self.rows if r.get("note")]
 
     def text(self) -> str:
-        return text_table([HEADER, *(tuple(str(c) for c in r[:7]) for r in self.rows)])
+        table = text_table([HEADER, *(_cells(r) for r in self.rows)], right=RIGHT)
+        return "\n".join([table, *self._notes()])
 
     def html(self) -> str:
-        from .common import html_table
-
-        return html_table([HEADER, *(r[:7] for r in self.rows)])
+        notes = "".join(f"<div><small>{esc(n)}</small></div>" for n in self._notes())
+        return (f"<div class='sk-services'>"
+                f"{html_table([HEADER, *(_cells(r) for r in self.rows)], right=RIGHT)}"
+                f"{notes}</div>")

@@ -1,43 +1,28 @@
 """The upvalue explorer: a lazy tree over values in a service, one probe per expansion.
 
 The tree knows nothing of Lua: `fetch(path, offset, limit)` returns one node's data (the
-reply of `skykernel.upvalues.probe`) and the tree renders it. Expandable rows are buttons
-(one cheap widget each, sharing one layout and style); leaf rows are grouped into HTML.
+reply of `skykernel.upvalues.probe`) and the tree keeps it as plain data; the front end
+(views.js) draws it and asks for more. Over a service's `_U` and `_P` the first probe
+also says where the service's own code is (`focus`): its handler tables, each handler
+open on its upvalues, drawn first, with skynet's internals folded below.
+
 What changed since the last view (the same service and root, kept in a `TreeMemory`) is
-highlighted, and the paths open then are opened again.
+marked, and the paths open then are opened again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from functools import cache
-from types import SimpleNamespace
 from typing import Any
 
-import ipywidgets as widgets
-
-from .common import CSS_CHANGED, MONO, TYPE_COLORS, View, esc, small_button
+from .common import CSS_CHANGED, MONO, TYPE_COLORS, Paths, View, ViewError, esc, plain
 
 Path = tuple[str, ...]
-Fetch = Callable[[Path, int, int], Awaitable[dict[str, Any]]]
+Fetch = Callable[..., Awaitable[dict[str, Any]]]
+FetchMany = Callable[[list[Path]], Awaitable[list[dict[str, Any]]]]
 
 PAGE = 200
-
-
-@cache
-def _shared() -> SimpleNamespace:
-    """Layouts and styles every row shares (one widget each, not one per row). Made on
-    first use, inside a cell: a widget made at import time opens its comm outside any
-    cell, and nbclient would not save its state."""
-    mono = {"font_family": "monospace", "font_size": "12px"}
-    return SimpleNamespace(
-        row=widgets.Layout(width="auto", height="22px", margin="0", padding="0 4px"),
-        plain=widgets.ButtonStyle(button_color="transparent", **mono),
-        changed=widgets.ButtonStyle(button_color="#fff1a8", **mono),
-        indent=widgets.Layout(margin="0 0 0 18px", align_items="flex-start"),
-        level=widgets.Layout(align_items="flex-start"),
-    )
 
 
 def signature(row: dict[str, Any]) -> tuple[Any, ...]:
@@ -64,15 +49,16 @@ class _Node:
     rows: list[dict[str, Any]] = field(default_factory=list)
     total: int = 0
     expanded: bool = False
-    container: widgets.VBox | None = None
     error: str | None = None
 
 
+def _shown(row: dict[str, Any]) -> str:
+    return (row.get("source") if row.get("type") == "function" else row.get("preview")) or ""
+
+
 def row_text(row: dict[str, Any], expanded: bool = False) -> str:
-    mark = "" if not row.get("expandable") else ("▾ " if expanded else "▸ ")
-    parts = [f"{mark}{row['key']}", row.get("type", ""), row.get("preview", "")]
-    if row.get("type") == "function" and row.get("source"):
-        parts[-1] = row["source"]
+    mark = "" if not row.get("expandable") or row.get("cycle") else ("▾ " if expanded else "▸ ")
+    parts = [f"{mark}{row['key']}", row.get("type", ""), _shown(row)]
     if row.get("cycle"):
         parts.append("↺ cycle (not followed)")
     if row.get("shared"):
@@ -95,62 +81,87 @@ def row_html(row: dict[str, Any]) -> str:
                   f"{esc(', '.join(row['shared'][:3]))}</span>")
     if row.get("changed"):
         extra += " <b>● changed</b>"
-    shown = row.get("source") if row.get("type") == "function" else row.get("preview")
     return (f"<div class='{cls}' style='{style}{MONO}white-space:pre'>"
             f"<b>{esc(row['key'])}</b>  <span style='color:{color}'>{esc(row.get('type'))}"
-            f"</span>  {esc(shown)}{extra}</div>")
+            f"</span>  {esc(_shown(row))}{extra}</div>")
 
 
-class UpvalueExplorer(View):
+class Tree:
+    """The explorer's state: the nodes probed so far, which are open, what changed.
+
+    `fetch(path, offset, limit)` probes one node; with `focus`, the root's probe is asked
+    for the service's own code too (`fetch((), 0, limit, focus=True)`); `fetch_many(paths)`,
+    when given, probes several nodes in one go (the paths a view reopens)."""
+
     def __init__(self, fetch: Fetch, *, title: str = "", memory: TreeMemory | None = None,
-                 page: int = PAGE) -> None:
+                 page: int = PAGE, focus: bool = False, fetch_many: FetchMany | None = None,
+                 paths: Paths | None = None) -> None:
         self.fetch = fetch
+        self.fetch_many = fetch_many
         self.title = title
         self.memory = memory if memory is not None else TreeMemory()
         self.page = page
+        self.want_focus = focus
+        self.paths = paths or Paths()
         self.nodes: dict[Path, _Node] = {}
-        self._buttons: dict[Path, widgets.Button] = {}
-        self.filter = widgets.Text(placeholder="filter (key, value, source)",
-                                   layout=widgets.Layout(width="260px"))
-        self.filter.observe(lambda change: self.soon(self.render_all), names="value")
-        self.refresh_button = small_button("refresh", "probe every open node again")
-        self.refresh_button.on_click(lambda _b: self.spawn(self.refresh, self.status))
-        self.status = widgets.HTML()
-        self.root = widgets.VBox(layout=_shared().level)
-        head = widgets.HTML(f"<b>upvalues</b> <code>{esc(title)}</code>")
-        super().__init__([head, widgets.HBox([self.filter, self.refresh_button, self.status]),
-                          self.root])
-        self.add_class("sk-upvalues")
+        #: where the service's own code is: [{proto, dispatch, items: [row + path]}]
+        self.focus: list[dict[str, Any]] = []
 
     # --- loading ---------------------------------------------------------------------
 
     async def populate(self, depth: int = 1) -> None:
-        """Load the root, then what was open in the last view, then `depth` levels."""
-        await self._load((), 0)
+        """Load the root (and the service's own code), then what was open in the last
+        view, then `depth` levels."""
+        if self.want_focus:
+            data = await self.fetch((), 0, self.page, focus=True)
+        else:
+            data = await self.fetch((), 0, self.page)
+        self._accept((), data, 0)
         self.nodes[()].expanded = True
-        remembered = sorted(self.memory.opened, key=len)
+        focus = data.get("focus") or {}
+        self.focus = focus.get("groups") or []
+        for node in focus.get("nodes") or []:
+            path = tuple(node.get("path") or ())
+            self._accept(path, node, 0)
+            self.nodes[path].expanded = True
+        remembered = [p for p in sorted(self.memory.opened, key=len)
+                      if p and (p not in self.nodes or self.nodes[p].data is None)]
+        await self._load_many(remembered)
         for path in remembered:
-            if path and self._row(path) is not None:
-                await self._expand(path)
+            if path in self.nodes and self.nodes[path].data is not None:
+                self.nodes[path].expanded = True
         frontier: list[Path] = [()]
         for _ in range(max(depth - 1, 0)):
-            nxt = []
-            for p in frontier:
-                for r in self.nodes[p].rows:
-                    cp = (*p, r["step"])
-                    if r.get("expandable") and not r.get("cycle"):
-                        await self._expand(cp)
-                        nxt.append(cp)
-            frontier = nxt
-        self.render_all()
+            nxt = [(*p, r["step"]) for p in frontier for r in self.nodes[p].rows
+                   if r.get("expandable") and not r.get("cycle")]
+            await self._load_many([p for p in nxt if p not in self.nodes])
+            for p in nxt:
+                if p in self.nodes:
+                    self.nodes[p].expanded = True
+                    self.memory.opened.add(p)
+            frontier = [p for p in nxt if p in self.nodes]
+
+    async def _load_many(self, paths: list[Path]) -> None:
+        if not paths:
+            return
+        if self.fetch_many is not None:
+            for path, data in zip(paths, await self.fetch_many(paths), strict=False):
+                self._accept(path, data, 0)
+        else:
+            for path in paths:
+                await self._load(path, 0)
 
     async def _load(self, path: Path, offset: int, limit: int | None = None) -> _Node:
+        return self._accept(path, await self.fetch(path, offset, limit or self.page), offset)
+
+    def _accept(self, path: Path, data: dict[str, Any], offset: int) -> _Node:
+        """Take one probe's reply for `path`: mark rows that differ from the last view."""
         node = self.nodes.setdefault(path, _Node(path))
-        data = await self.fetch(path, offset, limit or self.page)
         if data.get("error"):
             node.error = data["error"]
             node.rows = []
             return node
+        data = self.paths.data({k: v for k, v in data.items() if k != "focus"})
         node.error = None
         node.data = data
         node.total = data.get("total", 0)
@@ -167,12 +178,18 @@ class UpvalueExplorer(View):
         node.rows = node.rows[:offset] + rows if offset else rows
         return node
 
-    async def _expand(self, path: Path) -> None:
+    async def expand(self, path: Path) -> None:
         node = self.nodes.get(path)
         if node is None or node.data is None:
             node = await self._load(path, 0)
-        node.expanded = True
+        node.expanded = node.error is None
         self.memory.opened.add(path)
+
+    def collapse(self, path: Path) -> None:
+        node = self.nodes.get(path)
+        if node is not None:
+            node.expanded = False
+        self.memory.opened.discard(path)
 
     def _row(self, path: Path) -> dict[str, Any] | None:
         parent = self.nodes.get(path[:-1])
@@ -180,143 +197,181 @@ class UpvalueExplorer(View):
             return None
         return next((r for r in parent.rows if r["step"] == path[-1]), None)
 
-    # --- what the front end triggers -------------------------------------------------
+    # --- what the front end asks -----------------------------------------------------
 
     async def toggle(self, path: Path) -> None:
         node = self.nodes.get(path)
         if node is not None and node.expanded:
-            node.expanded = False
-            self.memory.opened.discard(path)
+            self.collapse(path)
         else:
-            await self._expand(path)
-        self.render(path[:-1])
+            await self.expand(path)
 
     async def more(self, path: Path) -> None:
         node = self.nodes[path]
         await self._load(path, len(node.rows))
-        self.render(path)
 
-    async def refresh(self) -> None:
-        """Probe every open node again; rows that differ from before are highlighted."""
+    async def refresh(self) -> int:
+        """Probe every open node again (and, over a service, where its own code is);
+        rows that differ from before are marked. Returns how many rows changed."""
+        done: set[Path] = set()
+        if self.want_focus:
+            shown = len(self.nodes[()].rows) if () in self.nodes else 0
+            data = await self.fetch((), 0, max(self.page, shown), focus=True)
+            self._accept((), data, 0)
+            self.nodes[()].expanded = True
+            done.add(())
+            focus = data.get("focus") or {}
+            self.focus = focus.get("groups") or []
+            for node in focus.get("nodes") or []:
+                path = tuple(node.get("path") or ())
+                was = self.nodes.get(path)
+                closed = was is not None and was.data is not None and not was.expanded
+                self._accept(path, node, 0)
+                self.nodes[path].expanded = not closed
+                done.add(path)
+        tops = {tuple(i["path"]) for g in self.focus for i in g.get("items", [])}
         for path in sorted((p for p, n in self.nodes.items() if n.expanded), key=len):
-            if path and self._row(path) is None:
+            if path in done:
+                continue
+            if path and path not in tops and self._row(path) is None:
                 self.nodes[path].expanded = False
                 continue
             node = self.nodes[path]
             await self._load(path, 0, max(self.page, len(node.rows)))
-        self.render_all()
-        changed = sum(1 for n in self.nodes.values() if n.expanded
-                      for r in n.rows if r.get("changed"))
-        self.status.value = f"<span class='sk-status'>refreshed: {changed} changed</span>"
+        return sum(1 for n in self.nodes.values() if n.expanded
+                   for r in n.rows if r.get("changed"))
 
-    # --- rendering -------------------------------------------------------------------
+    async def handle(self, op: str, msg: dict[str, Any]) -> dict[str, Any]:
+        """A front-end request: expand, collapse, more, refresh. Answers with the nodes
+        it touched (plain data), or the whole tree for a refresh."""
+        path = tuple(str(s) for s in msg.get("path") or ())
+        if op == "expand":
+            await self.expand(path)
+            node = self.nodes[path]
+            if node.error:
+                return {"error": node.error, "nodes": [self.node_json(path)]}
+            return {"nodes": [self.node_json(path)]}
+        if op == "collapse":
+            self.collapse(path)
+            return {}
+        if op == "more":
+            if path not in self.nodes:
+                raise ViewError("that node is not loaded")
+            await self.more(path)
+            return {"nodes": [self.node_json(path)]}
+        if op == "refresh":
+            changed = await self.refresh()
+            return {"tree": self.to_json(), "status": f"refreshed: {changed} changed"}
+        raise ViewError(f"the explorer has no {op!r}")
 
-    def _match(self, row: dict[str, Any], path: Path) -> bool:
-        needle = self.filter.value.strip().lower()
-        if not needle:
-            return True
-        node = self.nodes.get(path)
-        if node is not None and node.expanded:
-            return True
-        hay = f"{row['key']} {row.get('preview', '')} {row.get('source', '')}".lower()
-        return needle in hay
+    # --- plain data for the front end --------------------------------------------------
 
-    def _button(self, path: Path, row: dict[str, Any], expanded: bool) -> widgets.Button:
-        b = self._buttons.get(path)
-        if b is None:
-            b = widgets.Button(layout=_shared().row, style=_shared().plain)
-            b.on_click(lambda _b, p=path: self.spawn(lambda: self.toggle(p), self.status))
-            b.add_class("sk-node")
-            self._buttons[path] = b
-        b.description = row_text(row, expanded)
-        b.tooltip = f"{row['key']}: {row.get('preview', '')} {row.get('id', '')}".strip()
-        changed = bool(row.get("changed"))
-        b.style = _shared().changed if changed else _shared().plain
-        if changed:
-            b.add_class("sk-changed")
-        else:
-            b.remove_class("sk-changed")
-        return b
-
-    def render(self, path: Path) -> widgets.VBox:
+    def node_json(self, path: Path) -> dict[str, Any]:
         node = self.nodes[path]
-        box = node.container
-        if box is None:
-            box = widgets.VBox(layout=_shared().indent if path else _shared().level)
-            node.container = box
-        items: list[widgets.Widget] = []
-        if node.error:
-            items.append(widgets.HTML(f"<i style='color:#c00'>{esc(node.error)}</i>"))
-        if path == () and node.data is not None:
-            items.append(widgets.HTML(f"<span style='{MONO}color:#555'>"
-                                      f"{esc(node.data.get('preview'))}</span>"))
-        if node.data and node.data.get("type") == "function" and path:
-            src = node.data.get("source")
-            items.append(widgets.HTML(f"<span style='{MONO}color:#555'>defined at "
-                                      f"{esc(src)}</span>"))
-        leaves: list[str] = []
+        data = node.data or {}
+        return {"path": list(path), "label": data.get("label"), "type": data.get("type"),
+                "preview": data.get("preview"), "source": data.get("source"),
+                "rows": node.rows, "total": node.total, "error": node.error,
+                "expanded": node.expanded}
 
-        def flush() -> None:
-            if leaves:
-                items.append(widgets.HTML("".join(leaves)))
-                leaves.clear()
-
-        for r in node.rows:
-            cp = (*path, r["step"])
-            if not self._match(r, cp):
-                continue
-            if r.get("expandable") and not r.get("cycle"):
-                flush()
-                child = self.nodes.get(cp)
-                open_ = child is not None and child.expanded
-                items.append(self._button(cp, r, open_))
-                if open_:
-                    items.append(self.render(cp))
-            else:
-                leaves.append(row_html(r))
-        flush()
-        if node.total > len(node.rows):
-            more = small_button(f"more ({node.total - len(node.rows)} left)")
-            more.add_class("sk-more")
-            more.on_click(lambda _b, p=path: self.spawn(lambda: self.more(p), self.status))
-            items.append(more)
-        box.children = items
-        if path == ():
-            self.root.children = (box,)
-        return box
-
-    def render_all(self) -> None:
-        if () in self.nodes:
-            self.render(())
+    def to_json(self) -> dict[str, Any]:
+        return plain({"title": self.title, "focus": self.focus,
+                      "nodes": [self.node_json(p) for p in self.nodes]})
 
     # --- fallbacks -------------------------------------------------------------------
 
-    def _walk_text(self, path: Path, depth: int, out: list[str], as_html: bool) -> None:
+    def _walk(self, path: Path, depth: int, out: list[str], as_html: bool) -> None:
         node = self.nodes.get(path)
         if node is None:
             return
         for r in node.rows:
-            cp = (*path, r["step"])
-            child = self.nodes.get(cp)
-            open_ = child is not None and child.expanded
-            if as_html:
-                out.append(f"<div style='margin-left:{18 * depth}px'>{row_html(r)}</div>")
-            else:
-                out.append("  " * depth + row_text(r, open_))
-            if open_:
-                self._walk_text(cp, depth + 1, out, as_html)
+            self._line((*path, r["step"]), r, depth, out, as_html)
         if node.total > len(node.rows):
             more = f"... {node.total - len(node.rows)} more"
             out.append(f"<div style='margin-left:{18 * depth}px'>{more}</div>" if as_html
                        else "  " * depth + more)
 
+    def _line(self, path: Path, r: dict[str, Any], depth: int, out: list[str],
+              as_html: bool) -> None:
+        child = self.nodes.get(path)
+        open_ = child is not None and child.expanded
+        if as_html:
+            out.append(f"<div style='margin-left:{18 * depth}px'>{row_html(r)}</div>")
+        else:
+            out.append("  " * depth + row_text(r, open_))
+        if open_:
+            self._walk(path, depth + 1, out, as_html)
+
+    def _body(self, as_html: bool) -> list[str]:
+        out: list[str] = []
+        if not self.focus:
+            self._walk((), 0, out, as_html)
+            return out
+        for g in self.focus:
+            where = f" ({g['dispatch']})" if g.get("dispatch") else ""
+            head = f"your code: {g.get('proto')} protocol{self.paths(where)}"
+            out.append(f"<div><b>{esc(head)}</b></div>" if as_html else head)
+            for item in g.get("items", []):
+                self._line(tuple(item["path"]), self.paths.data(item), 0, out, as_html)
+        head = "skynet internals"
+        out.append(f"<div><b>{head}</b></div>" if as_html else head)
+        self._walk((), 0, out, as_html)
+        return out
+
     def text(self) -> str:
-        out = [f"upvalues {self.title}".rstrip()]
-        self._walk_text((), 0, out, False)
-        return "\n".join(out)
+        return "\n".join([f"upvalues {self.title}".rstrip(), *self._body(False)])
 
     def html(self) -> str:
-        out = [f"<div class='sk-upvalues'><b>upvalues</b> <code>{esc(self.title)}</code>"]
-        self._walk_text((), 0, out, True)
-        out.append("</div>")
-        return "".join(out)
+        return ("<div class='sk-upvalues'><b>upvalues</b> "
+                f"<code>{esc(self.title)}</code>{''.join(self._body(True))}</div>")
+
+
+class UpvalueExplorer(View):
+    """The explorer as a view of its own (%upvalues). Given a `tree` already populated,
+    its comm opens with the tree's data (no update follows)."""
+
+    def __init__(self, fetch: Fetch | None = None, *, title: str = "",
+                 memory: TreeMemory | None = None, page: int = PAGE, focus: bool = False,
+                 fetch_many: FetchMany | None = None, paths: Paths | None = None,
+                 tree: Tree | None = None) -> None:
+        if tree is None:
+            if fetch is None:
+                raise TypeError("UpvalueExplorer needs fetch or tree")
+            tree = Tree(fetch, title=title, memory=memory, page=page, focus=focus,
+                        fetch_many=fetch_many, paths=paths)
+        self.tree = tree
+        super().__init__("upvalues", data=tree.to_json())
+
+    # the tree's state, read by tests and benchmarks
+    @property
+    def nodes(self) -> dict[Path, _Node]:
+        return self.tree.nodes
+
+    @property
+    def title(self) -> str:
+        return self.tree.title
+
+    async def populate(self, depth: int = 1) -> None:
+        await self.tree.populate(depth)
+        self.data = self.tree.to_json()
+
+    async def toggle(self, path: Path) -> None:
+        await self.tree.toggle(path)
+        self.data = self.tree.to_json()
+
+    async def more(self, path: Path) -> None:
+        await self.tree.more(path)
+        self.data = self.tree.to_json()
+
+    async def refresh(self) -> None:
+        await self.tree.refresh()
+        self.data = self.tree.to_json()
+
+    async def handle(self, op: str, msg: dict[str, Any]) -> dict[str, Any] | None:
+        return await self.tree.handle(op, msg)
+
+    def text(self) -> str:
+        return self.tree.text()
+
+    def html(self) -> str:
+        return self.tree.html()

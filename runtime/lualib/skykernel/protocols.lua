@@ -9,10 +9,15 @@
 -- identity changed since this module first saw it. A handler table's home is the file
 -- of the function that holds it as an upvalue (the dispatch, or a function it calls). Standard Lua 5.4 and `debug` only;
 -- `skynet` is used when present (pcall(require)).
+--
+-- What is the service's own code and what is skynet's (skykernel.origin) orders the
+-- reply: protocols and handler tables holding the service's code come first and carry
+-- `own = true`; the rest (the debug protocol's `dbgcmd`, ...) is skynet's, for a view to fold.
 
 local type, pairs, next, tostring = type, pairs, next, tostring
 local getupvalue, getinfo = debug.getupvalue, debug.getinfo
 local string_format, table_sort = string.format, table.sort
+local origin = require "skykernel.origin"
 
 local M = {}
 
@@ -53,15 +58,32 @@ local function modules()
 	return set
 end
 
+-- The handlers a table holds: sorted names and name -> function. A table of functions
+-- by name (`CMD`), or snax's method list (`func`: {id, group, name, function} each, named
+-- `response.get`); `snax` says it is the latter, whose functions live in another file
+-- than the dispatch by design.
 local function handlers_of(t)
-	local out = {}
+	local out, fns = {}, {}
 	for k, v in next, t do
 		if type(v) == "function" and type(k) == "string" then
 			out[#out + 1] = k
+			fns[k] = v
+		end
+	end
+	local snax = false
+	if #out == 0 then
+		for i = 1, #t do
+			local m = t[i]
+			if type(m) == "table" and type(m[4]) == "function" and type(m[3]) == "string" then
+				local name = tostring(m[2]) .. "." .. m[3]
+				out[#out + 1] = name
+				fns[name] = m[4]
+				snax = true
+			end
 		end
 	end
 	table_sort(out)
-	return out
+	return out, fns, snax
 end
 
 -- Tables of functions the dispatch reads: its upvalues, and those of the Lua functions
@@ -77,10 +99,10 @@ local function handler_tables(dispatch, skip)
 			end
 			if type(v) == "table" and name ~= "_ENV" and not skip[v] and not seen[v] then
 				seen[v] = true
-				local names = handlers_of(v)
+				local names, fns, snax = handlers_of(v)
 				if #names > 0 then
 					found[#found + 1] = { name = name, via = via, value = v, names = names,
-						home = fninfo(f).file }
+						fns = fns, home = not snax and fninfo(f).file or nil }
 				end
 			elseif type(v) == "function" and depth > 0 and not seen[v] then
 				seen[v] = true
@@ -166,7 +188,7 @@ function M.chains(U, opts)
 					if opts.limit and j > opts.limit then
 						break
 					end
-					local f = ht.value[hname]
+					local f = ht.fns[hname]
 					local h = fninfo(f)
 					h.name = hname
 					if commands then
@@ -184,12 +206,33 @@ function M.chains(U, opts)
 					end
 					handlers[#handlers + 1] = h
 				end
+				local own = false
+				for _, hname in ipairs(ht.names) do
+					if not origin.internal(ht.fns[hname]) then
+						own = true
+						break
+					end
+				end
 				entry.tables[#entry.tables + 1] = { name = ht.name, via = ht.via, id = address(ht.value),
-					total = #ht.names, handlers = handlers }
+					total = #ht.names, handlers = handlers, own = own or nil }
+				entry.own = entry.own or own or nil
+			end
+			if not origin.internal(d) then
+				entry.own = true
 			end
 		end
 		result.protocols[#result.protocols + 1] = entry
 	end
+	-- the service's own protocols first (stable: by id within each part)
+	local ordered = {}
+	for pass = 1, 2 do
+		for _, e in ipairs(result.protocols) do
+			if (pass == 1) == (e.own == true) then
+				ordered[#ordered + 1] = e
+			end
+		end
+	end
+	result.protocols = ordered
 	return result
 end
 

@@ -8,17 +8,25 @@
 -- (debug.upvalueid) and the other functions sharing that cell; tables expand to their
 -- fields (sorted: numbers, strings, then others); a value already on the path is a cycle:
 -- marked, not followed. Standard Lua 5.4 and `debug` only.
+--
+-- Over a service's `{_U = _U, _P = _P}`, `probe` with opts.focus also says where the
+-- service's own code is (`focus`): its handler tables (`_P.lua.CMD`), each handler with
+-- its upvalues (the service's state), before skynet's internals; skykernel.origin draws
+-- the line between the two.
 
 local type, tostring, tonumber, next, rawget = type, tostring, tonumber, next, rawget
+local ipairs = ipairs
 local getupvalue, upvalueid, getinfo = debug.getupvalue, debug.upvalueid, debug.getinfo
 local getmetatable = debug.getmetatable
 local string_format, string_sub, table_sort = string.format, string.sub, table.sort
 local math_type, math_tointeger = math.type, math.tointeger
+local origin = require "skykernel.origin"
 
 local M = {}
 
 M.PAGE = 200
 M.SHARED_BUDGET = 50000 -- entries scanned looking for functions that share a cell
+M.FOCUS_OPEN = 64 -- nodes of the user's code opened at first, at most
 
 local REFERENCE = { table = true, ["function"] = true, thread = true, userdata = true }
 
@@ -218,25 +226,14 @@ local function sorted_keys(t)
 	return nums
 end
 
--- Other functions reachable from `root` that share an upvalue cell with f: {i -> {labels}}.
-function M.shared(root, rootlabel, f, budget)
-	local targets, any = {}, false
-	local i = 1
-	while true do
-		local name = getupvalue(f, i)
-		if name == nil then
-			break
-		end
-		targets[upvalueid(f, i)] = i
-		any = true
-		i = i + 1
-	end
-	local out = {}
-	if not any then
-		return out, false
-	end
+-- Every function reachable from `root` (breadth first, so each by its shortest label),
+-- indexed by the upvalue cells it holds: {cell id -> {{fn, label}, ...}}. One walk serves
+-- every node of a probe. skykernel's own modules are not walked: a view must not send the
+-- user to `package.loaded["skykernel.swaps"]`. The walk stops after `budget` entries.
+function M.cell_index(root, rootlabel, budget)
+	local cells = {}
 	budget = budget or M.SHARED_BUDGET
-	local seen = { [f] = true }
+	local seen = origin.own_modules()
 	local queue, labels, head = { root }, { rootlabel or "" }, 1
 	seen[root] = true
 	while queue[head] ~= nil and budget > 0 do
@@ -265,12 +262,13 @@ function M.shared(root, rootlabel, f, budget)
 					break
 				end
 				budget = budget - 1
-				local at = targets[upvalueid(v, j)]
-				if at then
-					local list = out[at] or {}
-					out[at] = list
-					list[#list + 1] = label
+				local id = upvalueid(v, j)
+				local list = cells[id]
+				if list == nil then
+					list = {}
+					cells[id] = list
 				end
+				list[#list + 1] = { v, label }
 				local xt = type(x)
 				if (xt == "table" or xt == "function") and not seen[x] then
 					seen[x] = true
@@ -281,7 +279,35 @@ function M.shared(root, rootlabel, f, budget)
 			end
 		end
 	end
-	return out, budget <= 0
+	return { cells = cells, partial = budget <= 0 }
+end
+
+-- Other functions reachable from `root` that share an upvalue cell with f: {i -> {labels}},
+-- and whether the search was cut short. `index` is a cell_index (made here if nil);
+-- `names` (function -> label) names some functions better than their path does.
+function M.shared(root, rootlabel, f, budget, index, names)
+	index = index or M.cell_index(root, rootlabel, budget)
+	names = names or {}
+	local out = {}
+	local i = 1
+	while true do
+		local name = getupvalue(f, i)
+		if name == nil then
+			break
+		end
+		local holders = index.cells[upvalueid(f, i)]
+		if holders then
+			for _, h in ipairs(holders) do
+				if h[1] ~= f then
+					local list = out[i] or {}
+					out[i] = list
+					list[#list + 1] = names[h[1]] or h[2]
+				end
+			end
+		end
+		i = i + 1
+	end
+	return out, index.partial
 end
 
 -- The node at `path` below `root` with one page of its children.
@@ -305,7 +331,7 @@ function M.probe(root, path, opts)
 		local file, line, last = source_of(v)
 		node.source = line and (file .. ":" .. line) or file
 		node.lastline = last
-		local shared, partial = M.shared(root, opts.label, v)
+		local shared, partial = M.shared(root, opts.label, v, nil, opts.index, opts.names)
 		node.shared_partial = partial or nil
 		local i = 1
 		while true do
@@ -350,7 +376,166 @@ function M.probe(root, path, opts)
 		node.total = 0
 	end
 	node.more = offset + #children < node.total
+	if opts.focus and #(path or {}) == 0 then
+		local focus = M.focus(root)
+		focus.nodes = M.probe_many(root, focus.open, { label = opts.label, names = focus.names })
+		focus.names = nil -- functions: not data
+		node.focus = focus
+	end
 	return node
+end
+
+-- Several nodes at once (the paths a view reopens), with one walk for "shared with".
+function M.probe_many(root, paths, opts)
+	opts = opts or {}
+	local each = {}
+	for k, v in next, opts do
+		each[k] = v
+	end
+	each.index = each.index or M.cell_index(root, opts.label)
+	local nodes = {}
+	for i = 1, #paths do
+		nodes[i] = M.probe(root, paths[i], each)
+	end
+	return nodes
+end
+
+-- The keys of t that hold the service's own functions, sorted.
+local function own_handlers(t)
+	local out = {}
+	for k, v in next, t do
+		if type(k) == "string" and type(v) == "function" and not origin.internal(v) then
+			out[#out + 1] = k
+		end
+	end
+	table_sort(out)
+	return out
+end
+
+local function loaded_modules()
+	local set = {}
+	local loaded = package and package.loaded
+	if loaded then
+		for _, m in next, loaded do
+			if type(m) == "table" then
+				set[m] = true
+			end
+		end
+	end
+	return set
+end
+
+-- Protocol names in the order a reader wants them: `lua` first, then the others by
+-- name, skynet's own (`debug`, `error`, `response`...) are simply where they fall: they
+-- rarely hold the user's code and then give no group at all.
+local function protocol_names(P)
+	local names = {}
+	for name in next, P do
+		if type(name) == "string" then
+			names[#names + 1] = name
+		end
+	end
+	table_sort(names, function(a, b)
+		if (a == "lua") ~= (b == "lua") then
+			return a == "lua"
+		end
+		return a < b
+	end)
+	return names
+end
+
+-- snax keeps a service's methods in `func`: {id, group, name, function} each. They are
+-- listed by group (`response`, `accept`, then snax's `system` ones) and name; `names`
+-- gets each method's name, for "shared with".
+local GROUP_ORDER = { response = 1, accept = 2 }
+
+local function snax_methods(func, base, on_path, items, open, names)
+	local found = {}
+	for i = 1, #func do
+		local m = func[i]
+		if type(m) == "table" and type(m[4]) == "function" and not origin.internal(m[4]) then
+			local label = tostring(m[2]) .. "." .. tostring(m[3])
+			local r = row(label, "i4", m[4], on_path)
+			r.path = { base[1], base[2], "sfunc", "i" .. i, "i4" }
+			r.order = GROUP_ORDER[m[2]] or 3
+			found[#found + 1] = r
+			names[m[4]] = label
+		end
+	end
+	table_sort(found, function(a, b)
+		if a.order ~= b.order then
+			return a.order < b.order
+		end
+		return a.key < b.key
+	end)
+	for _, r in ipairs(found) do
+		r.order = nil
+		items[#items + 1] = r
+		if r.expandable then
+			open[#open + 1] = r.path
+		end
+	end
+end
+
+-- Where the service's own code is, over root = {_U = _U, _P = _P}: groups (one per
+-- protocol) of rows to show first, each row with its `path`, and the paths to open.
+-- A handler table (a table of the service's own functions, as `CMD`) opens with each
+-- handler open, so its upvalues (the service's state) show at once.
+function M.focus(root)
+	local P, U = type(root) == "table" and root._P, type(root) == "table" and root._U
+	local groups, open, names = {}, {}, {}
+	if type(P) ~= "table" then
+		return { groups = groups, open = open, names = names }
+	end
+	local modules = loaded_modules()
+	local proto = type(U) == "table" and type(U.proto) == "table" and U.proto or {}
+	for _, pn in ipairs(protocol_names(P)) do
+		local ups = P[pn]
+		local p = proto[pn]
+		local dispatch = type(p) == "table" and p.dispatch or nil
+		local mine = type(dispatch) == "function" and not origin.internal(dispatch)
+		local items = {}
+		local base = { "s_P", "s" .. pn }
+		local on_path = { [root] = true, [P] = true }
+		if type(ups) == "table" then
+			on_path[ups] = true
+			if type(ups.func) == "table" and not mine then
+				snax_methods(ups.func, base, on_path, items, open, names)
+			end
+			local keys = sorted_keys(ups)
+			for _, k in ipairs(keys) do
+				local v = rawget(ups, k)
+				local vt = type(v)
+				if type(k) == "string" and k ~= "_ENV" and not modules[v] then
+					local handlers = vt == "table" and own_handlers(v) or nil
+					local show = (handlers and #handlers > 0)
+						or (vt == "function" and not origin.internal(v))
+						or (mine and vt ~= "function" and k ~= "func")
+					if show then
+						local r = row("_P." .. pn .. "." .. k, key_step(k), v, on_path)
+						r.path = { base[1], base[2], key_step(k) }
+						items[#items + 1] = r
+						if r.expandable then
+							open[#open + 1] = r.path
+						end
+						for _, h in ipairs(handlers or {}) do
+							if getupvalue(v[h], 1) ~= nil then
+								open[#open + 1] = { base[1], base[2], key_step(k), key_step(h) }
+							end
+						end
+					end
+				end
+			end
+		end
+		if #items > 0 then
+			local d = type(dispatch) == "function" and row("dispatch", "", dispatch, {}) or nil
+			groups[#groups + 1] = { proto = pn, dispatch = d and d.source, items = items }
+		end
+	end
+	while #open > M.FOCUS_OPEN do
+		open[#open] = nil
+	end
+	return { groups = groups, open = open, names = names }
 end
 
 return M
