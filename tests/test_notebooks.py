@@ -37,7 +37,7 @@ def test_variables_persist(first_node):
 def test_service_starts_logs_and_answers(first_node):
     started = by_source(first_node, "%newservice counter")
     assert " counter" in outputs(started)
-    assert "counter ready" in outputs(started, "stderr")
+    assert "counter ready" in outputs(started, "log")
     assert outputs(by_source(first_node, "%call .counter"), "result") == "5"
     assert outputs(by_source(first_node, "return _P.lua.CMD.inc(1)"), "result") == "6"
 
