@@ -138,6 +138,20 @@ def _magic_help(ctx: Context, word: str) -> str | None:
     return f"{found.usage}\n\n{found.doc}".strip()
 
 
+async def upvalue_homes_note(target: Any, name: str) -> str | None:
+    """For a bare name that is nil where the cells run but is an upvalue in the service:
+    where those upvalues live (`%upvalues ADDR NAME`, `NAME?`); else None."""
+    if not name.isidentifier():
+        return None
+    if (await target.printed(f"print({name} == nil)")).strip() != "true":
+        return None
+    homes = await target.upvalue_homes(name)
+    if not homes:
+        return None
+    return (f"{name} is not a global in {target.label()}: it is an upvalue (a local of the "
+            "service's code, which a cell cannot see), held by:\n" + "\n".join(homes))
+
+
 async def show_help(ctx: Context, name: str, detail: int) -> Reply | None:
     """`name?` / `name??` as a cell: the pager, as IPython shows help."""
     if name.startswith("%"):
@@ -148,11 +162,9 @@ async def show_help(ctx: Context, name: str, detail: int) -> Reply | None:
     else:
         text = await describe(ctx, name.replace(":", "."), detail)
         if text is None:
-            where = f"{name} is nil where the cells run ({ctx.target.label()})"
-            homes = await ctx.target.upvalue_homes(name) if name.isidentifier() else []
-            if not homes:
-                return ctx.out.error("NameError", where)
-            text = (f"{where}: not a global. Upvalues of that name in the service (a "
-                    "function written in a cell cannot see them):\n" + "\n".join(homes))
+            text = await upvalue_homes_note(ctx.target, name)
+            if text is None:
+                return ctx.out.error("NameError", f"{name} is nil where the cells run "
+                                                  f"({ctx.target.label()})")
     ctx.out.page(text)
     return None

@@ -83,6 +83,23 @@ local function keys_of(v, methods_only, out, seen)
 	local mt = getmetatable(v)
 	if type(mt) == "table" and type(mt.__index) == "table" then
 		keys_of(mt.__index, methods_only, out, seen)
+	elseif type(mt) == "table" and type(mt.__index) == "function" then
+		-- skynet.lua loads its rarer API on first use: its __index knows the names
+		local i = 1
+		while true do
+			local name, lazy = getupvalue(mt.__index, i)
+			if name == nil then
+				break
+			end
+			if name == "LAZY" and type(lazy) == "string" then
+				for key in lazy:gmatch("([%w_]+)=") do
+					if out[key] == nil then
+						out[key] = "function"
+					end
+				end
+			end
+			i = i + 1
+		end
 	end
 	return out
 end
