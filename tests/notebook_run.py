@@ -48,6 +48,18 @@ def is_log_block(data: dict) -> bool:
     return 'class="sk-log"' in data.get("text/html", "")
 
 
+def raises(cell: nbformat.NotebookNode) -> bool:
+    """Tagged `raises-exception`: an error on purpose, past which Run All goes on."""
+    return "raises-exception" in cell.get("metadata", {}).get("tags", [])
+
+
+def errors_match_tags(nb: nbformat.NotebookNode) -> list[str]:
+    """Cells whose error and tag disagree (an untagged error stops Run All in JupyterLab;
+    a tagged cell that no longer fails teaches nothing): empty when all agree."""
+    return [c.source.split("\n")[0] for c in nb.cells if c.cell_type == "code"
+            and raises(c) != any(o["output_type"] == "error" for o in c.get("outputs", []))]
+
+
 def code_cells(nb: nbformat.NotebookNode, start: str) -> list[nbformat.NotebookNode]:
     return [c for c in nb.cells if c.cell_type == "code" and c.source.startswith(start)]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import nbformat
 import pytest
-from notebook_run import NOTEBOOKS, by_source, code_cells, execute, outputs
+from notebook_run import NOTEBOOKS, by_source, code_cells, errors_match_tags, execute, outputs
 
 SKYNET_U_KEYS = {"proto", "session_id_coroutine", "session_coroutine_id",
                  "session_coroutine_address", "sleep_session", "wakeup_queue", "error_queue",
@@ -45,6 +45,7 @@ def test_no_cell_fails(cache_nb):
     for cell in cache_nb.cells:
         if cell.cell_type == "code":
             assert outputs(cell, "error") == "", cell.source
+    assert errors_match_tags(cache_nb) == []
 
 
 def test_edit_and_require_again_still_gives_1(cache_nb):
