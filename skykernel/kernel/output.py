@@ -237,9 +237,6 @@ class Output:
         if not result.ok:
             message = result.error or "error"
             lines = clean_traceback(message) or [message]
-            first = message.split("\n")[0]
-            if first and first != "stack traceback:" and lines[0] != first:
-                lines = [first, *lines]  # raised inside the runtime: its message stays
             # the stop button ends a service's Lua with the error `interrupted`
             interrupted = "interrupted" in message.split("\n")[0]
             if not interrupted:

@@ -246,12 +246,12 @@ local function ask_kernel(skynet, rec)
 	local kernel = skynet.localname(".jupyter")
 	if not kernel then
 		error("io.read: no notebook to ask for input here (a remote node, or no kernel): "
-			.. "put the values in the cell", 3)
+			.. "put the values in the cell", 0)
 	end
 	local pending, prompt = rec.take()
 	local ok, line = skynet.call(kernel, "lua", "input", prompt, pending)
 	if not ok then
-		error("io.read: " .. tostring(line), 3)
+		error("io.read: " .. tostring(line), 0)
 	end
 	return line -- nil at end of input
 end
