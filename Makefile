@@ -23,9 +23,14 @@ chromium:
 		SUDO=$$(command -v sudo >/dev/null 2>&1 && [ "$$(id -u)" != 0 ] && echo sudo); \
 		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; }
 
+# New notebooks default to the Skynet kernel (the server's default kernel name); the
+# browser tests start their server with these too.
+LAB_ARGS := --MappingKernelManager.default_kernel_name=skynet
+
 lab: setup
 	$(BIN)/python -m skykernel install --sys-prefix
-	cd notebooks && ../$(BIN)/jupyter lab --ip 127.0.0.1 $$([ "$$(id -u)" = 0 ] && echo --allow-root)
+	cd notebooks && ../$(BIN)/jupyter lab --ip 127.0.0.1 $(LAB_ARGS) \
+		$$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 # The suite runs twice: on Lua 5.4, then on Lua 5.5 (SKYKERNEL_LUA=5.5: every node, kernel
 # and bare state a test builds without naming a version). The second pass leaves out the

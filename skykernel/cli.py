@@ -65,17 +65,28 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p_run = sub.add_parser("run", help="run a skynet config file headless, log to stdout")
     p_run.add_argument("config")
-    p_install = sub.add_parser("install", help="install the Jupyter kernelspecs")
+    p_install = sub.add_parser(
+        "install", help="install the Jupyter kernelspecs (both; or one with --name/--lua)")
     where = p_install.add_mutually_exclusive_group()
-    where.add_argument("--user", action="store_true")
-    where.add_argument("--sys-prefix", action="store_true")
-    where.add_argument("--prefix")
+    where.add_argument("--user", action="store_true", help="for the current user")
+    where.add_argument("--sys-prefix", action="store_true",
+                       help="into this Python environment (sys.prefix)")
+    where.add_argument("--prefix", help="under this prefix (PREFIX/share/jupyter/kernels)")
+    p_install.add_argument("--name", help="the kernelspec's name (installs that one kernel)")
+    p_install.add_argument("--display-name", help="the name shown in the launcher")
+    p_install.add_argument("--lua", choices=("5.4", "5.5"),
+                           help="the Lua the kernel runs (with --name; default 5.4)")
+    p_install.add_argument("--env", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                           default=[], help="an environment variable the kernel is started "
+                           "with (repeat for more)")
     args = parser.parse_args(argv)
     if args.command == "run":
         return run(args.config)
     from .install import install
 
-    print("\n".join(install(user=args.user, sys_prefix=args.sys_prefix, prefix=args.prefix)))
+    print("\n".join(install(user=args.user, sys_prefix=args.sys_prefix, prefix=args.prefix,
+                            name=args.name, display_name=args.display_name, lua=args.lua,
+                            env=dict(args.env) or None)))
     return 0
 
 

@@ -168,7 +168,8 @@ def clean_traceback(text: str) -> list[str]:
     cut = max((i for i, ln in enumerate(lines) if _XPCALL.search(ln)), default=None)
     if cut is not None:
         lines = lines[:cut]
-    kept = [ln for ln in lines if not _RUNTIME_FRAME.search(ln)]
+    # the message stays, even when the runtime raised it (`skynet.lua:447: call failed`)
+    kept = [ln for i, ln in enumerate(lines) if i == 0 or not _RUNTIME_FRAME.search(ln)]
     while kept and kept[-1].strip() == "stack traceback:":
         kept.pop()
     return kept

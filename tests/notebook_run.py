@@ -26,18 +26,38 @@ def execute(name: str, tmp_path: Path) -> nbformat.NotebookNode:
 
 def outputs(cell: nbformat.NotebookNode, kind: str = "stdout") -> str:
     """stdout/stderr streams, `result` (execute_result), `display` (display_data text),
-    or `error`."""
+    `log` (the node's log lines: muted display data), or `error`."""
     parts = []
     for out in cell.get("outputs", []):
+        is_log = out["output_type"] == "display_data" and is_log_block(out["data"])
         if out["output_type"] == "stream" and out["name"] == kind:
             parts.append(out["text"])
         elif kind == "result" and out["output_type"] == "execute_result":
             parts.append(out["data"]["text/plain"])
-        elif kind == "display" and out["output_type"] == "display_data":
+        elif kind == "log" and is_log:
+            parts.append(out["data"]["text/plain"] + "\n")
+        elif kind == "display" and out["output_type"] == "display_data" and not is_log:
             parts.append(out["data"].get("text/plain", ""))
         elif kind == "error" and out["output_type"] == "error":
             parts.append(f"{out['ename']}: {out['evalue']}")
     return "".join(parts)
+
+
+def is_log_block(data: dict) -> bool:
+    """Log lines are display data with a muted text/html form (class sk-log)."""
+    return 'class="sk-log"' in data.get("text/html", "")
+
+
+def raises(cell: nbformat.NotebookNode) -> bool:
+    """Tagged `raises-exception`: an error on purpose, past which Run All goes on."""
+    return "raises-exception" in cell.get("metadata", {}).get("tags", [])
+
+
+def errors_match_tags(nb: nbformat.NotebookNode) -> list[str]:
+    """Cells whose error and tag disagree (an untagged error stops Run All in JupyterLab;
+    a tagged cell that no longer fails teaches nothing): empty when all agree."""
+    return [c.source.split("\n")[0] for c in nb.cells if c.cell_type == "code"
+            and raises(c) != any(o["output_type"] == "error" for o in c.get("outputs", []))]
 
 
 def code_cells(nb: nbformat.NotebookNode, start: str) -> list[nbformat.NotebookNode]:

@@ -45,6 +45,17 @@ def text(outputs: list[dict[str, Any]], name: str = "stdout") -> str:
                    if m["msg_type"] == "stream" and m["content"]["name"] == name)
 
 
+def logs(outputs: list[dict[str, Any]]) -> str:
+    """The log lines shown (muted display data, updated in place as lines come)."""
+    blocks: dict[str, str] = {}
+    for m in outputs:
+        if m["msg_type"] in ("display_data", "update_display_data"):
+            data = m["content"]["data"]
+            if 'class="sk-log"' in data.get("text/html", ""):
+                blocks[m["content"]["transient"]["display_id"]] = data["text/plain"]
+    return "\n".join(blocks.values())
+
+
 def result(outputs: list[dict[str, Any]]) -> str | None:
     for m in outputs:
         if m["msg_type"] == "execute_result":
@@ -97,16 +108,31 @@ def test_cells_may_call_and_sleep(kernel):
     assert result(out) == "true"
 
 
-def test_log_lines_reach_the_cell_as_stderr(kernel):
-    _, out = run(kernel, "require('skynet').error('a log line')")
-    assert "] a log line" in text(out, "stderr")
+def test_log_lines_reach_the_cell_muted_not_as_errors(kernel):
+    _, out = run(kernel, "local skynet = require('skynet')\n"
+                         "skynet.error('a log line')\nskynet.error('another')")
+    assert text(out, "stderr") == ""  # red is for errors
+    shown = logs(out)
+    assert "] a log line\n" in shown and shown.endswith("] another")
+    blocks = [m for m in out if m["msg_type"] in ("display_data", "update_display_data")]
+    # one block, grown in place: a display, then an update of the same display id
+    assert [m["msg_type"] for m in blocks] == ["display_data", "update_display_data"]
+    assert len({m["content"]["transient"]["display_id"] for m in blocks}) == 1
+    html = blocks[-1]["content"]["data"]["text/html"]
+    assert html.startswith('<pre class="sk-log"') and "color:#777" in html
 
 
-def test_unknown_magic_lists_the_magics(kernel):
+def test_unknown_magic_is_one_line_pointing_to_lsmagic(kernel):
     reply, _ = run(kernel, "%frobnicate")
     assert reply["status"] == "error"
-    assert "unknown magic %frobnicate" in reply["evalue"]
-    assert "%use" in reply["evalue"]
+    assert reply["evalue"] == ("unknown magic %frobnicate (%lsmagic lists them, %help NAME "
+                               "explains one)")
+    assert "\n" not in reply["evalue"] and reply["traceback"] == [
+        f"MagicError: {reply['evalue']}"]
+    reply, _ = run(kernel, "%cal .x")
+    assert "did you mean %call?" in reply["evalue"]
+    reply, _ = run(kernel, "%time")  # a known magic misused: its usage
+    assert reply["evalue"].startswith("usage: %time CODE")
 
 
 def test_use_of_an_unknown_address_lists_services(kernel):
@@ -200,8 +226,7 @@ def _wait_for_log(kc: Any, msg_id: str, text: str) -> None:
     """Wait until the cell has logged `text`: it is running, so the interrupt hits it."""
     while True:
         msg = kc.get_iopub_msg(timeout=60)
-        if (msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "stream"
-                and text in msg["content"]["text"]):
+        if (msg["parent_header"].get("msg_id") == msg_id and text in logs([msg])):
             time.sleep(0.2)
             return
 

@@ -20,7 +20,7 @@ class SkynetKernelTests(jupyter_kernel_test.KernelTests):
     file_extension = ".lua"
 
     code_hello_world = 'print("hello, world")'
-    code_stderr = 'require("skynet").error("to the log")'
+    code_stderr = 'io.stderr:write("to stderr\\n")'
     completion_samples = [
         {"text": "requ", "matches": {"require"}},
         {"text": "string.for", "matches": {"format"}},
@@ -28,7 +28,7 @@ class SkynetKernelTests(jupyter_kernel_test.KernelTests):
     complete_code_samples = ["x = 1", "return 1", "%services", "function f() end"]
     incomplete_code_samples = ["function f()", "if x then", "local t = {"]
     invalid_code_samples = ["end", "x = = 1"]
-    code_page_something = "%help"
+    code_page_something = "print?"
     code_generate_error = 'error("boom")'
     code_execute_result = [
         {"code": "return 1 + 1", "result": "2"},
@@ -37,6 +37,9 @@ class SkynetKernelTests(jupyter_kernel_test.KernelTests):
     ]
     code_display_data = [
         {"code": "%%python\ndisplay('shown')", "mime": "text/plain"},
+        {"code": 'display.html("<b>shown</b>")', "mime": "text/html"},
+        {"code": 'display.markdown("*shown*")', "mime": "text/markdown"},
+        {"code": "display.json({a = 1})", "mime": "application/json"},
     ]
     code_history_pattern = "6 ?*"
     supported_history_operations = ("tail", "range", "search")

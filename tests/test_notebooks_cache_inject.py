@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import nbformat
 import pytest
-from notebook_run import NOTEBOOKS, by_source, code_cells, execute, outputs
+from notebook_run import NOTEBOOKS, by_source, code_cells, errors_match_tags, execute, outputs
 
 SKYNET_U_KEYS = {"proto", "session_id_coroutine", "session_coroutine_id",
                  "session_coroutine_address", "sleep_session", "wakeup_queue", "error_queue",
@@ -45,6 +45,7 @@ def test_no_cell_fails(cache_nb):
     for cell in cache_nb.cells:
         if cell.cell_type == "code":
             assert outputs(cell, "error") == "", cell.source
+    assert errors_match_tags(cache_nb) == []
 
 
 def test_edit_and_require_again_still_gives_1(cache_nb):
@@ -59,7 +60,7 @@ def test_edit_and_require_again_still_gives_1(cache_nb):
 
 def test_a_new_service_gets_the_cached_code(cache_nb):
     started = by_source(cache_nb, "%newservice reader first")
-    assert "LAUNCH snlua reader first" in outputs(started, "stderr")
+    assert "LAUNCH snlua reader first" in outputs(started, "log")
     assert outputs(by_source(cache_nb, '%call .first lua "v"', 0), "result") == "1"
 
 
@@ -109,7 +110,7 @@ def test_purge_frees_only_what_no_live_service_holds(cache_nb):
     before, after = code_cells(cache_nb, "%codecache purge")
     assert outputs(before).startswith("nothing to purge: 0 bytes freed")
     assert "2 (pinned by :0000000b)" in outputs(before)
-    assert "KILL self" in outputs(by_source(cache_nb, "%exit .second"), "stderr")
+    assert "KILL self" in outputs(by_source(cache_nb, "%exit .second"), "log")
     text = outputs(after)
     assert text.startswith("purged generation 2: ")
     assert int(text.split(": ")[1].split()[0]) > 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import nbformat
 import pytest
-from notebook_run import by_source, execute, outputs
+from notebook_run import by_source, errors_match_tags, execute, outputs
 
 
 def cells(nb: nbformat.NotebookNode, start: str) -> list[nbformat.NotebookNode]:
@@ -105,3 +105,8 @@ def test_card_game_sees_new_deal_data(data_nb):
     log = outputs(by_source(data_nb, "%patches"))
     assert "sharedata update -> version 3" in log
     assert "readers may already have acted" in outputs(by_source(data_nb, "%undo"), "error")
+
+
+def test_deliberate_errors_and_their_tags_agree(snax_nb, module_nb, service_nb, data_nb):
+    for nb in (snax_nb, module_nb, service_nb, data_nb):
+        assert errors_match_tags(nb) == []

@@ -430,11 +430,14 @@ def test_sharedata_is_built_by_the_cell(client: Client) -> None:
 
 
 def test_help_files_and_python(client: Client) -> None:
-    reply, _ = client.run("%help")
-    page = reply["payload"][0]["data"]["text/plain"]
+    # %help is display data in the cell (nbconvert and Voila show it too)
+    reply, out = client.run("%help")
+    page = next(m["content"]["data"]["text/plain"] for m in out
+                if m["msg_type"] == "display_data")
     assert "%use ADDR" in page and "%%hotfix" in page
-    reply, _ = client.run("%help hotfix")
-    assert "checked" in reply["payload"][0]["data"]["text/plain"]
+    reply, out = client.run("%help hotfix")
+    assert "checked" in next(m["content"]["data"]["text/plain"] for m in out
+                             if m["msg_type"] == "display_data")
     client.ok("%%module scratch\nreturn {}")
     assert "saved service/scratch2.lua" in text(client.ok("%%service scratch2\nreturn 1"))
     out = client.ok("%%python\nprint(target.label(), target.node_name)")

@@ -16,6 +16,13 @@ class History:
     def record(self, count: int, code: str) -> None:
         self._items.append([HISTORY_SESSION, count, code, ""])
 
+    def source(self, count: int) -> str | None:
+        """The source of cell `count` (the last run of that number), if kept."""
+        for h in reversed(self._items):
+            if h[1] == count:
+                return h[2]
+        return None
+
     def record_output(self, text: str) -> None:
         if self._items:
             self._items[-1][3] = text

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import os
+import re
 import signal
 import threading
 from typing import TYPE_CHECKING, Any
@@ -41,7 +42,6 @@ class SkynetKernel(Kernel):
     lua_version: str | None = None
     banner = (f"skykernel {__version__}: a skynet node in this kernel; "
               "cells are Lua injected into a service (%help)")
-    help_links = [{"text": "skykernel magics", "url": "https://github.com/search?q=skykernel"}]
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -51,6 +51,7 @@ class SkynetKernel(Kernel):
         self.out = Output(self)
         self.targets = Targets(self._on_log, self.waiter, self.session_key, self.out.warn,
                                self.lua_version)
+        self.targets.local.frontend = self  # Lua reaches the notebook through `.jupyter`
         self.magics = Magics(self.context)
         self.history = History()
         self.out.on_result = self.history.record_output
@@ -60,6 +61,9 @@ class SkynetKernel(Kernel):
         self._cell_parent: Any = None
         self._last_parent: Any = None
         self._cell_running = False
+        self._cell_ident: Any = None
+        self._cell_name = "cell"
+        self._allow_stdin = False
         self._main_thread = threading.get_ident()
 
     # What the stop button (`_on_sigint`) reaches: the in-process node, the wait of the
@@ -84,7 +88,9 @@ class SkynetKernel(Kernel):
     async def context(self) -> Context:
         """What a magic gets: the current target (the node boots on first need)."""
         target = await self.targets.current()
-        return Context(target, self.targets, self.out, self.magics, self.python_ns)
+        return Context(target, self.targets, self.out, self.magics, self.python_ns,
+                       run_code=self._run_code, cell_name=self._cell_name,
+                       history=self.history.source)
 
     @classmethod
     def speaking(cls, lua: str | None) -> type[SkynetKernel]:
@@ -110,6 +116,10 @@ class SkynetKernel(Kernel):
     @property
     def language_version(self) -> str:
         return self.lua
+
+    @property
+    def help_links(self) -> list[dict[str, str]]:  # type: ignore[override]
+        return help_links(self.lua)
 
     @property
     def language_info(self) -> dict[str, Any]:
@@ -187,6 +197,11 @@ class SkynetKernel(Kernel):
     def stream(self, name: str, text: str, parent: Any = None) -> None:
         self.out.stream(name, text, parent)
 
+    @property
+    def _output_parent(self) -> Any:
+        """Where output from outside a cell goes: the running cell, else the last one."""
+        return self._cell_parent if self._cell_running else self._last_parent
+
     def _on_log(self, line: LogLine) -> None:
         """Log lines go to the running cell, else to the last cell's output (a live log)."""
         if threading.get_ident() != self._main_thread:
@@ -194,10 +209,53 @@ class SkynetKernel(Kernel):
             if loop is not None:
                 loop.call_soon_threadsafe(self._on_log, line)
             return
-        parent = self._cell_parent if self._cell_running else self._last_parent
+        parent = self._output_parent
         if parent is None:
             return
-        self.stream("stderr", f"{line}\n", parent)
+        self.out.log(line, parent)
+
+    # --- what Lua asks of the notebook (the node's `.jupyter` service) ---------------
+
+    def show_bundle(self, text: str) -> None:
+        """A display a service made, shown where its log lines would be."""
+        parent = self._output_parent
+        if parent is None:
+            return
+        try:
+            self.out.bundle(text, parent)
+        except ValueError as e:
+            self.out.stream("stderr", f"display: {e}\n", parent)
+
+    async def read_input(self, prompt: str, pending: str) -> tuple[bool, str | None]:
+        """A line from the front end for a cell's io.read (an input_request on the stdin
+        channel), waited for without holding the loop: the node, timers and widgets go on,
+        and the stop button ends the wait."""
+        import zmq
+
+        if not self._cell_running:
+            return False, "no cell is running: only a cell can ask for input"
+        parent = self._cell_parent
+        self.out.events(pending, parent)  # what the cell printed so far comes first
+        if not self._allow_stdin:
+            return False, "this front end does not take input (the request says allow_stdin " \
+                          "is off, as for nbconvert and nbclient)"
+        socket = self.stdin_socket
+        while True:  # stale replies first
+            try:
+                socket.recv_multipart(zmq.NOBLOCK)
+            except zmq.ZMQError:
+                break
+        self.session.send(socket, "input_request", {"prompt": prompt, "password": False},
+                          parent, ident=self._cell_ident)
+        while True:
+            if self.interrupted or not self._cell_running or parent is not self._cell_parent:
+                return False, "interrupted"
+            ident, reply = self.session.recv(socket, zmq.NOBLOCK)
+            if reply is not None:
+                break
+            await asyncio.sleep(0.02)
+        value = reply.get("content", {}).get("value", "")
+        return True, None if value == "\x04" else str(value)
 
     @property
     def _loop(self) -> asyncio.AbstractEventLoop | None:
@@ -259,28 +317,48 @@ class SkynetKernel(Kernel):
         self._saved_loop = asyncio.get_running_loop()
         self.magics.load()
         self._cell_parent = self.get_parent()
+        self._cell_ident = self._parent_ident["shell"]
         self._last_parent = self._cell_parent
+        self._allow_stdin = allow_stdin
+        self._cell_name = f"cell[{self.execution_count}]"
         if store_history:
             self.history.record(self.execution_count, code)
         self._cell_running = True
         self.interrupted = False
         self.payload = []
         try:
-            for kind, body, arg in split_cell(code):
-                reply = await self._run_part(kind, body, arg)
-                if reply is not None:
-                    return reply
+            reply = await self._run_code(code)
+            if reply is None and user_expressions:
+                expressions = await self._user_expressions(user_expressions)
+            else:
+                expressions = {}
         finally:
             self._cell_running = False
+        if reply is not None:
+            return reply
         return {"status": "ok", "execution_count": self.execution_count,
-                "payload": self.payload, "user_expressions": {}}
+                "payload": self.payload, "user_expressions": expressions}
+
+    async def _run_code(self, code: str) -> Reply | None:
+        """A cell's code, part after part (a help request `name?` is a part of its own);
+        None when it all went well, else the first error's reply."""
+        asked = help_request(code)
+        if asked is not None:
+            from . import completion
+
+            return await completion.show_help(await self.context(), *asked)
+        for kind, body, arg in split_cell(code):
+            reply = await self._run_part(kind, body, arg)
+            if reply is not None:
+                return reply
+        return None
 
     async def _run_part(self, kind: str, body: str, arg: str) -> Reply | None:
         """One part of a cell: Lua for the target, or a magic; None when it went well."""
         try:
             ctx = await self.context()
             if kind == "lua":
-                return self.out.lua(await ctx.target.run_cell(body))
+                return self.out.lua(await ctx.target.run_cell(body, name=self._cell_name))
             if kind == "cell":
                 return await self.magics.run_cell(ctx, arg, body)
             return await self.magics.run_line(ctx, body)
@@ -288,6 +366,31 @@ class SkynetKernel(Kernel):
             return self.out.failure(e, magic=kind != "lua", log=self.log)
         finally:
             self.targets.local.note_changes()
+
+    async def _user_expressions(self, expressions: dict[str, str]) -> dict[str, Any]:
+        """Each expression's value in the session (as a front end asks for), or its error."""
+        found: dict[str, Any] = {}
+        try:
+            target = await self.targets.current()
+        except Exception as e:  # noqa: BLE001 - every expression gets an answer
+            target, why = None, f"{type(e).__name__}: {e}"
+        for key, expr in expressions.items():
+            if target is None:
+                found[key] = _expression_error("TargetError", why)
+                continue
+            try:
+                r = await target.inject(str(expr), session=self.session_key, expression=True,
+                                        returns=True, filename="user_expression")
+            except Exception as e:  # noqa: BLE001
+                found[key] = _expression_error(type(e).__name__, str(e))
+                continue
+            if r.ok:
+                found[key] = {"status": "ok", "metadata": {},
+                              "data": {"text/plain": "\t".join(r.values) or "nil"}}
+            else:
+                message = (r.error or "error").split("\n")[0]
+                found[key] = _expression_error("LuaError", message)
+        return found
 
     async def do_is_complete(self, code: str) -> dict[str, Any]:
         status = self.syntax.is_complete(code)
@@ -305,7 +408,7 @@ class SkynetKernel(Kernel):
                          omit_sections: Any = ()) -> dict[str, Any]:
         from . import completion
 
-        return await completion.inspect(await self.context(), code, cursor_pos)
+        return await completion.inspect(await self.context(), code, cursor_pos, detail_level)
 
     async def do_history(self, hist_access_type: str, output: bool, raw: bool,
                          session: Any = None, start: Any = None, stop: Any = None,
@@ -370,6 +473,42 @@ def _is_comm_message(session: Any, msg: Any) -> bool:
     except Exception:  # noqa: BLE001 - not ours to judge: ipykernel reports bad messages
         return False
     return header.get("msg_type") in ("comm_open", "comm_msg", "comm_close")
+
+
+#: skykernel's docs as one page, beside the kernelspec (`skykernel install` writes it):
+#: Jupyter's server serves a kernelspec's files, so the Help menu opens it offline.
+DOCS_URL = "/kernelspecs/skynet/docs.html"
+
+
+def _expression_error(ename: str, evalue: str) -> dict[str, Any]:
+    return {"status": "error", "ename": ename, "evalue": evalue,
+            "traceback": [f"{ename}: {evalue}"]}
+
+
+def help_links(lua: str) -> list[dict[str, str]]:
+    """The kernel's Help menu: the manual of the Lua it runs, skynet's wiki, our docs."""
+    return [
+        {"text": f"Lua {lua} Reference Manual", "url": f"https://www.lua.org/manual/{lua}/"},
+        {"text": "skynet wiki", "url": "https://github.com/cloudwu/skynet/wiki"},
+        {"text": "skynet debug console", "url": "https://github.com/cloudwu/skynet/wiki/DebugConsole"},
+        {"text": "skykernel docs", "url": DOCS_URL},
+    ]
+
+
+#: A help request: `name?` or `?name` (what it is), `name??` (its source too).
+_HELP = re.compile(r"^\s*(\?*)\s*(%{0,2}[\w.:]+)\s*(\?*)\s*$")
+
+
+def help_request(code: str) -> tuple[str, int] | None:
+    """(name, detail) when the cell is only a help request, as in IPython: `skynet.call?`
+    (0) or `skynet.call??` (1), `%call?`; None otherwise (Lua never has a `?`)."""
+    m = _HELP.match(code)
+    if m is None or not (m.group(1) or m.group(3)):
+        return None
+    marks = max(len(m.group(1)), len(m.group(3)))
+    if marks > 2:
+        return None
+    return m.group(2), marks - 1
 
 
 def split_cell(code: str) -> list[tuple[str, str, str]]:

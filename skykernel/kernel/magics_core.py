@@ -10,14 +10,16 @@ import ast
 import asyncio
 import contextlib
 import io
+import os
 import re
 import shlex
 import textwrap
+import time
 import traceback
 from pathlib import Path
 from typing import Any
 
-from ..luatext import lua_string
+from ..luatext import clean_traceback, lua_string
 from ..remote import parse
 from .output import Reply
 from .registry import Context, MagicError, cell_magic, line_magic
@@ -52,7 +54,7 @@ async def inject(ctx: Context, rest: str, body: str) -> Reply | None:
     if not rest:
         raise _usage(inject)
     target = await ctx.targets.find(rest, near=None)
-    return ctx.out.lua(await target.run_cell(body))
+    return ctx.out.lua(await target.run_cell(body, name=ctx.cell_name))
 
 
 # --- services ----------------------------------------------------------------------------
@@ -97,6 +99,18 @@ def _lua_address(dest: Target) -> str:
     return f"(require('skynet').harbor(require('skynet').self()) << 24 | 0x{address})"
 
 
+class CallError(Exception):
+    """A %call whose callee raised: its message, and its traceback as `lines`."""
+
+    def __init__(self, message: str, lines: list[str]) -> None:
+        super().__init__(message)
+        self.lines = lines
+
+
+#: How skynet logs a request whose handler raised (then the caller's call fails).
+_CALLEE_ERROR = re.compile(r"^lua call \[[^\]]*\] error : ", re.S)
+
+
 async def _from_target(ctx: Context, verb: str, rest: str) -> Reply | None:
     magic = call if verb == "call" else send
     parts = rest.split(None, 2)
@@ -110,9 +124,36 @@ async def _from_target(ctx: Context, verb: str, rest: str) -> Reply | None:
             + (f", or `%console {dest.node_name} call ADDR ...`" if verb == "call" else ""))
     args = f", {parts[2]}" if len(parts) > 2 else ""
     verb_line = "return " if verb == "call" else ""
-    src = (f"local skynet = require 'skynet'\n"
-           f"{verb_line}skynet.{verb}({_lua_address(dest)}, {lua_string(parts[1])}{args})")
-    return ctx.out.lua(await ctx.target.run_cell(src))
+    # no locals: the cell's session keeps a cell's top-level locals
+    src = f"{verb_line}require('skynet').{verb}({_lua_address(dest)}, {lua_string(parts[1])}{args})"
+    handle = dest.address if isinstance(dest.address, int) else None
+    with ctx.out.catch_logs(lambda line: line.source == handle
+                            and _CALLEE_ERROR.match(line.text) is not None) as caught:
+        result = await ctx.target.run_cell(src, name=f"%{verb}")
+    first = (result.error or "").split("\n")[0]
+    if verb == "call" and not result.ok and "call failed" in first:
+        raise _call_failed(ctx, dest, parts, [line.text for line in caught.lines])
+    if not result.ok and first.startswith(f"%{verb}:1:"):
+        # the chunk is only the call: its own error is in the arguments
+        raise MagicError(f"%{verb} {rest.strip()}: the arguments (Lua) fail: "
+                         f"{first.split(':', 2)[2].strip()}")
+    for line in caught.lines:  # not this call's: shown as they came
+        ctx.out.log_text(str(line), None)
+    return ctx.out.lua(result)
+
+
+def _call_failed(ctx: Context, dest: Target, parts: list[str], logged: list[str]) -> CallError:
+    """One error for a failed call: the callee's own message and traceback when its log
+    line came (the in-process node), else what is known."""
+    what = " ".join(parts)
+    if logged:
+        reason = _CALLEE_ERROR.sub("", logged[-1], count=1)
+        lines = clean_traceback(reason) or [reason]
+        return CallError(f"{what}: {lines[0]}", [f"CallError: {dest.label()} raised "
+                                                 f"while handling {what}", *lines])
+    where = f"; its log on {dest.node_name} says why" if dest.node_name != "local" else ""
+    message = f"{what}: call failed (the service raised an error, or is gone{where})"
+    return CallError(message, [f"CallError: {message}"])
 
 
 @line_magic
@@ -231,13 +272,112 @@ async def python(ctx: Context, rest: str, body: str) -> Reply | None:
 
 @line_magic
 async def help_(ctx: Context, rest: str) -> None:
-    """%help [NAME]               the magics (or one magic, in full), in the pager"""
+    """%help [NAME]               the magics (or one magic, in full)
+
+    Shown in the cell, so a saved or converted notebook keeps it. `NAME?` shows what a Lua
+    name is (a function's parameters and where it is defined), `NAME??` its source too."""
     name = rest.strip().lstrip("%")
     if name:
         found = [m for m in ctx.magics.all() if m.name == name]
         if not found:
-            raise MagicError(f"no magic %{name}; magics:\n{ctx.magics.listing()}")
+            raise ctx.magics.unknown(name, False)
         text = "\n\n".join(f"{m.usage}\n\n{m.doc}".strip() for m in found)
     else:
-        text = "skykernel magics\n\n" + ctx.magics.listing()
-    ctx.out.page(text)
+        text = ("skykernel magics (%help NAME for one; NAME? for a Lua name)\n\n"
+                + ctx.magics.listing())
+    ctx.out.help(text)
+
+
+@line_magic
+async def lsmagic(ctx: Context, rest: str) -> None:
+    """%lsmagic                   the names of all magics, line and cell"""
+    magics = ctx.magics.all()
+    lines = " ".join(f"%{m.name}" for m in magics if not m.cell)
+    cells = " ".join(f"%%{m.name}" for m in magics if m.cell)
+    ctx.out.print(f"line magics:\n{textwrap.fill(lines, 88)}\n\n"
+                  f"cell magics:\n{textwrap.fill(cells, 88)}\n\n"
+                  "%help NAME explains one")
+
+
+def _elapsed(seconds: float) -> str:
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f} µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.3g} ms"
+    return f"{seconds:.3g} s"
+
+
+async def _timed(ctx: Context, code: str) -> Reply | None:
+    if ctx.run_code is None:
+        raise MagicError("%time needs the kernel's cell runner")
+    start = time.perf_counter()
+    try:
+        return await ctx.run_code(code)
+    finally:
+        ctx.out.print(f"Wall time: {_elapsed(time.perf_counter() - start)}")
+
+
+@line_magic
+async def time_(ctx: Context, rest: str) -> Reply | None:
+    """%time CODE                 run CODE (Lua or a magic) and say how long it took
+
+    Wall-clock time, from the kernel's side: the round trip to the target included."""
+    if not rest.strip():
+        raise _usage(time_)
+    return await _timed(ctx, rest)
+
+
+@cell_magic
+async def time__(ctx: Context, rest: str, body: str) -> Reply | None:
+    """%%time                     run the cell (Lua and magics) and say how long it took"""
+    return await _timed(ctx, body)
+
+
+@line_magic
+async def env(ctx: Context, rest: str) -> None:
+    """%env [NAME[=VALUE]]        the kernel's environment variables: list, get or set
+
+    The in-process node runs in this process: Lua's os.getenv and a config's `$NAME` read
+    them. (skynet.getenv / setenv are the node's own table, not these.) A remote node's
+    environment is its own process's."""
+    text = rest.strip()
+    if not text:
+        ctx.out.print("\n".join(f"{k}={v}" for k, v in sorted(os.environ.items())))
+        return
+    m = re.fullmatch(r"([A-Za-z_]\w*)\s*(?:=\s*|\s+)(.*)", text)
+    if m:
+        os.environ[m.group(1)] = m.group(2)
+        ctx.out.print(f"env: {m.group(1)}={m.group(2)}")
+        return
+    if not re.fullmatch(r"[A-Za-z_]\w*", text):
+        raise _usage(env)
+    if text not in os.environ:
+        raise MagicError(f"%env: {text} is not set")
+    ctx.out.print(os.environ[text])
+
+
+@line_magic
+async def load(ctx: Context, rest: str) -> None:
+    """%load FILE                 replace this cell with FILE's text, to edit and run
+
+    `service/NAME.lua` comes back as a `%%service NAME` cell and `lualib/NAME.lua` as
+    `%%module NAME`, so running the edited cell saves it again."""
+    name = rest.strip()
+    if not name:
+        raise _usage(load)
+    path = Path(name).expanduser()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise MagicError(f"%load: no file {name} (paths are relative to the notebook's "
+                         f"folder, {Path.cwd()})") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise MagicError(f"%load: cannot read {name}: {e}") from None
+    head = f"-- %load {name}"
+    parts = path.with_suffix("").parts
+    if path.suffix == ".lua" and len(parts) >= 2 and not path.is_absolute():
+        if parts[0] == "service":
+            head = f"%%service {'.'.join(parts[1:])}"
+        elif parts[0] == "lualib":
+            head = f"%%module {'.'.join(parts[1:])}"
+    ctx.out.next_input(f"{head}\n{text}")

@@ -111,6 +111,12 @@ async def upvalues(ctx: Context, rest: str) -> None:
         depth = min(int(m.group(1)), 4)
         rest = rest[: m.start()]
     target, expr = await _service_and_rest(ctx, rest)
+    from .completion import upvalue_homes_note
+
+    note = await upvalue_homes_note(target, expr)  # a bare name that only an upvalue has
+    if note is not None:
+        ctx.out.print(note)
+        return
     explored = tree(ctx, target, expr)
     try:
         await explored.populate(depth)

@@ -89,6 +89,12 @@ class Context:
     magics: Magics
     #: the namespace of %%python cells (this kernel's)
     python: dict[str, Any] = field(default_factory=dict)
+    #: runs code as a cell's (Lua parts and magics), for magics that wrap code (%%time)
+    run_code: Callable[[str], Awaitable[Reply | None]] | None = None
+    #: the running cell's name in Lua errors (`cell[3]`)
+    cell_name: str = "cell"
+    #: the source of cell N of this session, if the kernel kept it
+    history: Callable[[int], str | None] | None = None
 
     def state(self, kind: type[S]) -> S:
         """This kernel's instance of kind (made on first use): a magic's memory."""
@@ -142,18 +148,34 @@ class Magics:
 
     # --- running -----------------------------------------------------------------------
 
+    def unknown(self, name: str, cell: bool) -> MagicError:
+        """One line: the name, the nearest magics, and where the list is."""
+        import difflib
+
+        prefix = "%%" if cell else "%"
+        names = [m.name for m in self.all() if m.cell == cell]
+        near = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+        other = self.get(name, not cell)
+        hint = ""
+        if other is not None:
+            hint = f"; did you mean {other.prefix}{name}?"
+        elif near:
+            hint = "; did you mean " + " or ".join(prefix + n for n in near) + "?"
+        return MagicError(f"unknown {'cell ' if cell else ''}magic {prefix}{name}{hint} "
+                          "(%lsmagic lists them, %help NAME explains one)")
+
     async def run_line(self, ctx: Context, line: str) -> Reply | None:
         name, _, rest = line.strip().partition(" ")
         magic = self.get(name, False)
         if magic is None:
-            raise MagicError(f"unknown magic %{name}; magics:\n{self.listing()}")
+            raise self.unknown(name, False)
         return await magic.func(ctx, rest.strip())
 
     async def run_cell(self, ctx: Context, line: str, body: str) -> Reply | None:
         name, _, rest = line.strip().partition(" ")
         magic = self.get(name, True)
         if magic is None:
-            raise MagicError(f"unknown cell magic %%{name}; magics:\n{self.listing()}")
+            raise self.unknown(name, True)
         return await magic.func(ctx, rest.strip(), body)
 
     async def run_line_magic(self, line: str) -> Reply | None:

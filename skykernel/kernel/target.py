@@ -15,12 +15,13 @@ target is the reload toolkit's `Place`). What a node cannot do is said by raisin
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..luatext import lua_string, preload
+from ..luatext import lua_literal, lua_string, preload
 from ..luatext import require as lua_require
 from ..node.inject import InjectResult
 from ..reload._lua import Address, ReloadError, first_line
@@ -105,18 +106,36 @@ def _retrieve(run: asyncio.Future[Any]) -> None:
         run.exception()
 
 
-def _complete_chunk(word: str, inline: bool) -> str:
-    """Names completing word, walked where they live: the session's and the service's."""
+def _complete_chunk(word: str, inline: bool, aliases: dict[str, str]) -> str:
+    """Names completing word, walked where they live: the session's and the service's;
+    aliases are the cell's `local NAME = require "MODULE"` lines, not run yet."""
     head = preload(["skykernel.complete"]) if inline else ""
     return (f"{head}local names, offset = {lua_require('skykernel.complete', inline=inline)}"
-            f".names(_ENV, {lua_string(word)})\nprint(offset) print(names)")
+            f".names(_ENV, {lua_string(word)}, {lua_literal(aliases)})\n"
+            "print(offset) print(names)")
 
 
-def _describe_chunk(word: str, inline: bool) -> str:
-    """What word names in the session: value, type, source, upvalues."""
+def _describe_chunk(word: str, inline: bool, detail: int, aliases: dict[str, str]) -> str:
+    """What word names in the session: its kind, a function's signature and where it is
+    defined (detail 1: its source), a value's text."""
     head = preload(["skykernel.complete"]) if inline else ""
     return (f"{head}print({lua_require('skykernel.complete', inline=inline)}"
-            f".describe(_ENV, {lua_string(word)}))")
+            f".describe(_ENV, {lua_string(word)}, {int(detail)}, {lua_literal(aliases)}))")
+
+
+def _hints_chunk(swap_id: int, inline: bool) -> str:
+    """Hints about the handler swaps recorded as swap_id (skykernel.hints.swaps)."""
+    head = preload(["skykernel.swaps", "skykernel.hints"]) if inline else ""
+    swaps = lua_require("skykernel.swaps", inline=inline)
+    hints = lua_require("skykernel.hints", inline=inline)
+    return f"{head}print({hints}.swaps({swaps}.history[{swap_id}], _ENV))"
+
+
+def _homes_chunk(name: str, inline: bool) -> str:
+    """Where upvalues called name live, from _U and _P (skykernel.hints.homes)."""
+    head = preload(["skykernel.hints"]) if inline else ""
+    return (f"{head}print({lua_require('skykernel.hints', inline=inline)}"
+            f".homes({lua_string(name)}, _U, _P))")
 
 
 class Target(ABC):
@@ -174,9 +193,12 @@ class Target(ABC):
         (default: this one); raises TargetError when it cannot get there."""
 
     @abstractmethod
-    async def _run_cell(self, source: str, address: Address) -> tuple[InjectResult, str]:
-        """A cell (an expression's value comes back; globals persist in the session) and
-        the handler swaps it made (`id<TAB>paths`, '' for none)."""
+    async def _run_cell(self, source: str, address: Address, name: str | None
+                        ) -> tuple[InjectResult, str]:
+        """A cell, named `name` in its errors (`cell[3]:2:`), as a REPL runs it (RUN's
+        `repl`: an expression's value comes back, globals and top-level locals persist in
+        the session, its io and display are the notebook's) and the handler swaps it made
+        (`id<TAB>paths`, '' for none)."""
 
     @abstractmethod
     async def services(self) -> Table:
@@ -220,16 +242,36 @@ class Target(ABC):
 
     # --- written once, for every node -----------------------------------------------
 
-    async def run_cell(self, source: str, address: Address | None = None) -> InjectResult:
-        """Run a notebook cell; the handler swaps it made go into the patch log."""
+    async def run_cell(self, source: str, address: Address | None = None, *,
+                       name: str | None = None) -> InjectResult:
+        """Run a notebook cell; the handler swaps it made go into the patch log, with a
+        hint for a swap that reads a global where the old handler had an upvalue."""
         where = self.address if address is None else address
-        result, swapped = await self._run_cell(source, where)
+        result, swapped = await self._run_cell(source, where, name)
         if swapped:
             ident, _, paths = swapped.partition("\t")
             if ident.isdigit():
                 self.patches.record("inject", self.label(where), "cell", "-",
                                     f"swapped {paths}", undo=("inject", where, int(ident)))
+                hints = await self._hints(int(ident), where)
+                if hints:
+                    result = dataclasses.replace(result, hints=(*result.hints, *hints))
         return result
+
+    async def _hints(self, swap_id: int, address: Address) -> list[str]:
+        """Hints about a cell's swaps; never an error (a hint must not break a cell)."""
+        try:
+            text = await self.printed(_hints_chunk(swap_id, self.inline), address)
+        except TargetError:
+            return []
+        label = self.label(address)
+        return [h.replace("ADDR", label) for h in text.splitlines() if h.strip()]
+
+    async def upvalue_homes(self, name: str, address: Address | None = None) -> list[str]:
+        """Where upvalues called `name` live in the service (`_P.lua.CMD.deposit  upvalue
+        1 balance = 10`), found from _U and _P."""
+        text = await self.printed(_homes_chunk(name, self.inline), address)
+        return [line for line in text.splitlines() if line.strip()]
 
     async def run(self, address: Address, chunk: str) -> str:
         """Run a chunk in a service of this node; what it printed, or ReloadError with the
@@ -250,16 +292,23 @@ class Target(ABC):
             raise TargetError(first_line(result.error or result.output or "error"))
         return result.output
 
-    async def complete(self, word: str) -> tuple[list[str], int]:
+    async def complete(self, word: str, aliases: dict[str, str] | None = None
+                       ) -> tuple[list[tuple[str, str]], int]:
         """Names that complete `word` (`skynet.ca`, `obj:me`) where the cells run: the
-        service's globals and the session's; and how far into word they start."""
-        first, _, rest = (await self.printed(_complete_chunk(word, self.inline))).partition("\n")
-        return [n for n in rest.splitlines() if n], int(first or 0)
+        service's globals and the session's, best first, each with its kind (`function`,
+        `table`, `keyword`...); and how far into word they start."""
+        chunk = _complete_chunk(word, self.inline, aliases or {})
+        first, _, rest = (await self.printed(chunk)).partition("\n")
+        names = [tuple(n.split("\t", 1)) if "\t" in n else (n, "") for n in rest.splitlines()]
+        return [n for n in names if n[0]], int(first or 0)  # type: ignore[misc]
 
-    async def describe(self, word: str) -> str | None:
-        """What `word` names where the cells run (value, type, source, upvalues), or None."""
-        text = (await self.printed(_describe_chunk(word, self.inline))).rstrip()
-        return None if text.split("\n", 1)[0].endswith(" : nil") else text
+    async def describe(self, word: str, detail: int = 0,
+                       aliases: dict[str, str] | None = None) -> str | None:
+        """What `word` names where the cells run (a function's signature and where it is
+        defined, with detail 1 its source; a value's text), or None when it is nil."""
+        chunk = _describe_chunk(word, self.inline, detail, aliases or {})
+        text = (await self.printed(chunk)).rstrip()
+        return None if not text or text.split("\n", 1)[0].endswith(" : nil") else text
 
     def runner(self, address: Address | None = None) -> Any:
         """A views Runner for a service of this node: chunk -> what it printed."""

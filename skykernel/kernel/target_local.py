@@ -7,8 +7,8 @@ config with `%boot`) and knows its default service; `LocalTarget` is one service
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..node.handle import format_address, parse_address
 from ..node.inject import InjectResult, inject
@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from ..reload.patchlog import PatchLog
 
 DEFAULT_SERVICE = "notebook"
+
+#: The kernel's own service in the in-process node: how Lua reaches the notebook.
+KERNEL_SERVICE = ".jupyter"
 
 # Handler swaps a cell makes in _P / _U are found by a snapshot before it and a diff after.
 _SNAPSHOT = "require('skykernel.swaps').snapshot(_U, _P)"
@@ -45,12 +48,93 @@ def notebook_config(path: str | None = None, lua: str | None = None) -> Any:
     )
 
 
+class Frontend(Protocol):
+    """What the kernel offers Lua through its service (`KernelService`)."""
+
+    def show_bundle(self, text: str) -> None:
+        """A display a service made (a mimebundle's JSON), under the current cell."""
+
+    def read_input(self, prompt: str, pending: str) -> Awaitable[tuple[bool, str | None]]:
+        """A line from the front end (input_request) after showing `pending` (a cell's
+        output so far, RUN's events): (True, line or None at the end of input), or (False,
+        why not)."""
+
+
+class KernelService:
+    """`.jupyter`: the kernel as a service of the in-process node, a Python service as the
+    logger is. Lua sends it `display` (skykernel.display outside a cell) and calls it for
+    `input` (a cell's io.read): the notebook is reached through the node's messages, and
+    Lua never holds a Python object."""
+
+    def __init__(self, node: Node, frontend: Frontend) -> None:
+        from ..node.service import PyService
+
+        self.node = node
+        self.frontend = frontend
+        self.loop = asyncio.get_running_loop()
+        self.tasks: set[asyncio.Task[Any]] = set()
+        # the top of the node's handle range, not the next handle: the services a notebook
+        # starts keep the addresses skynet would give them
+        handle = (node.handles.harbor << 24) | 0xFFFFFF
+        self.service = PyService(node, handle, "jupyter", self._deliver)
+        node.handles.register(handle, self.service)
+        node.handles.bind_name(KERNEL_SERVICE, handle)
+
+    def _deliver(self, source: int, ptype: int, session: int, msg: bytes) -> None:
+        """On a worker: the kernel's objects belong to its loop."""
+        if not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self._on_message, source, ptype, session, msg)
+
+    def _on_message(self, source: int, ptype: int, session: int, msg: bytes) -> None:
+        from ..node import seri
+        from ..node.proto import PTYPE_LUA
+
+        if ptype != PTYPE_LUA:
+            return
+        try:
+            args = [a.decode("utf-8", "replace") if isinstance(a, bytes) else a
+                    for a in seri.unpack(msg)]
+        except Exception:  # noqa: BLE001 - a bad message is dropped; the caller hears why
+            self._reply(source, session, False, "not a message in skynet's pack format")
+            return
+        command = args[0] if args else None
+        if command == "display" and len(args) > 1 and isinstance(args[1], str):
+            self.frontend.show_bundle(args[1])
+        elif command == "input" and session:
+            prompt = args[1] if len(args) > 1 and isinstance(args[1], str) else ""
+            pending = args[2] if len(args) > 2 and isinstance(args[2], str) else ""
+            task = self.loop.create_task(self._input(source, session, prompt, pending))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        else:
+            self._reply(source, session, False, f"{KERNEL_SERVICE} knows display and input, "
+                                                f"not {command!r}")
+
+    async def _input(self, source: int, session: int, prompt: str, pending: str) -> None:
+        try:
+            ok, line = await self.frontend.read_input(prompt, pending)
+        except Exception as e:  # noqa: BLE001 - the cell hears it as its io.read's error
+            ok, line = False, f"{type(e).__name__}: {e}"
+        self._reply(source, session, ok, line)
+
+    def _reply(self, dest: int, session: int, *values: Any) -> None:
+        from ..node import seri
+        from ..node.proto import PTYPE_RESPONSE
+
+        if session and not self.service.dead:
+            self.node.scheduler.push(self.service.handle, dest, PTYPE_RESPONSE, session,
+                                     seri.pack(*values))
+
+
 class InProcessNode:
     """The node inside the kernel: booted on first need, rebooted by %boot."""
 
-    def __init__(self, on_log: Callable[[LogLine], None], lua: str | None = None) -> None:
+    def __init__(self, on_log: Callable[[LogLine], None], lua: str | None = None,
+                 frontend: Frontend | None = None) -> None:
         self.on_log = on_log
         self.lua = lua  # the kernel's Lua version (None: the default)
+        #: the kernel, offered to Lua as the service `.jupyter` (None: no such service)
+        self.frontend = frontend
         self.node: Node | None = None
         self.default: int | None = None
         self._lock: asyncio.Lock | None = None
@@ -85,6 +169,8 @@ class InProcessNode:
         node = Node(config, logger=logger)
         self.node = node
         await node.start()
+        if self.frontend is not None:
+            KernelService(node, self.frontend)
         self._generation = node.codecache.generation
         start = node.config.start
         handle = node.handles.resolve(f".{start}") if start else None
@@ -191,13 +277,14 @@ class LocalTarget(Target):
             return None
         return result.output if result.ok else None
 
-    async def _run_cell(self, source: str, address: Address) -> tuple[InjectResult, str]:
+    async def _run_cell(self, source: str, address: Address, name: str | None
+                        ) -> tuple[InjectResult, str]:
         from ..node.node import CallError
 
         handle = self.resolve(address)
         tracked = await self._quiet(handle, _SNAPSHOT) is not None
         run = inject(self.node, handle, source, session=self.session, returns=True,
-                     expression=True)
+                     expression=True, repl=True, filename=name)
         try:
             # An interrupt ends the wait, not the RUN: it has been sent, and what it set
             # off may still run (its answer is dropped when it comes).

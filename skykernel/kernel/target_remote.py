@@ -115,11 +115,13 @@ class RemoteTarget(Target):
             expression=expression, nils=nils))
         return result
 
-    async def _run_cell(self, source: str, address: Address) -> tuple[InjectResult, str]:
+    async def _run_cell(self, source: str, address: Address, name: str | None
+                        ) -> tuple[InjectResult, str]:
         left = ("stopped waiting; the connection was reset (the chunk may still be running "
                 "on the node)")
         return await self._wait(self.node.run(self.resolve(address), source,
-                                              session=self.session, track=True), left)
+                                              session=self.session, track=True, repl=True,
+                                              name=name), left)
 
     async def services(self) -> Table:
         header, rows, notes = await self._wait(self.node.services_report())

@@ -37,7 +37,7 @@ end
 if swaps then
 	swaps.snapshot(inject.tables(funcs))
 end
-local ok, output, err, values = inject.run(skynet, %(source)s, %(name)s, %(opts)s, funcs)
+local ok, output, err, values, events = inject.run(skynet, %(source)s, %(name)s, %(opts)s, funcs)
 if output ~= "" then
 	emit(output)
 end
@@ -55,6 +55,10 @@ elseif values[1] ~= nil then
 	out(mark .. " values")
 	emit(table.concat(values, "\\t"))
 end
+if events then
+	out(mark .. " events")
+	emit(events)
+end
 end
 """
 
@@ -67,7 +71,7 @@ class WrappedCell:
 
 def wrap(source: str, *, session: str | None, name: str | None = None, reset: bool = False,
          returns: bool = True, expression: bool = True, nils: bool = True,
-         track: bool = False) -> WrappedCell:
+         track: bool = False, repl: bool = False) -> WrappedCell:
     """The chunk to write to a file for `inject ADDR FILE`. The options are RUN's
     (docs/inject.md); `name` names the chunk (`@name`, else `=(load)`)."""
     marker = f"--skykernel-{secrets.token_hex(6)}--"
@@ -77,6 +81,8 @@ def wrap(source: str, *, session: str | None, name: str | None = None, reset: bo
         opts["session"] = session
     if reset:
         opts["reset"] = True
+    if repl:
+        opts["repl"] = True
     modules = MODULES + (TRACK_MODULES if track else ())
     chunk = _WRAPPER % {
         "preload": preload(modules),
@@ -109,11 +115,13 @@ def read_reply(text: str, marker: str) -> tuple[InjectResult, str]:
             end = i
     output = _unescape("\n".join(lines[:end]))
     swaps = sections.get("swaps", "")
+    events = sections.get("events")
     if "error" in sections:
         error = "\n".join(clean_traceback(sections["error"])) or sections["error"]
-        return InjectResult(False, output, error), swaps
+        return InjectResult(False, output, error, events=events), swaps
     values = sections.get("values", "")
-    return InjectResult(True, output, None, values.split("\t") if values else []), swaps
+    return InjectResult(True, output, None, values.split("\t") if values else [],
+                        events), swaps
 
 
 def read_output(text: str, marker: str) -> InjectResult:

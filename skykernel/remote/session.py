@@ -134,12 +134,13 @@ class RemoteNode:
     async def run(self, address: str, source: str, *, session: str | None,
                   name: str | None = None, returns: bool = True, expression: bool = True,
                   nils: bool = True, reset: bool = False, track: bool = False,
-                  timeout: float | None = None) -> tuple[InjectResult, str]:
+                  repl: bool = False, timeout: float | None = None
+                  ) -> tuple[InjectResult, str]:
         """Run source in the service at address through the notebook's RUN, carried by a
         wrapped chunk (`cell.wrap`): the result, and the handler swaps the chunk made
         (`track`; '' when none)."""
         wrapped = wrap(source, session=session, name=name, reset=reset, returns=returns,
-                       expression=expression, nils=nils, track=track)
+                       expression=expression, nils=nils, track=track, repl=repl)
         answer = await self.inject_text(address, wrapped.chunk, timeout)
         if not answer.ok:
             # The inject itself failed: a bad address, a dead service, a compile error of

@@ -100,8 +100,8 @@ local function init(skynet, export)
 	function dbgcmd.RUN(source, filename, opts, ...)
 		local inject = require "skynet.inject"
 		if type(opts) == "table" and opts.skykernel == RUN_CONTRACT then
-			local ok, output, err, values = inject.run(skynet, source, filename, opts, funcs)
-			skynet.ret(skynet.pack(ok, output, err, values))
+			-- ok, output, err, values, and a cell's events (docs/inject.md)
+			skynet.ret(skynet.pack(inject.run(skynet, source, filename, opts, funcs)))
 			return
 		end
 		local args = table.pack(opts, ...)
