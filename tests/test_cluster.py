@@ -136,7 +136,8 @@ def test_cluster_errors_as_skynet_reports_them(two_nodes):
     for tag in ("DEAD", "NONAME", "FAIL"):
         assert r[tag].startswith("false ") and r[tag].endswith("call failed"), r[tag]
     logged = a.lines()
-    assert any("call to invalid address :00007fff" in t for t in logged)
+    # skynet.rawcall names no address in this error, in real skynet too
+    assert any(t.endswith("call to invalid address") for t in logged)
     assert any(t.endswith("Invalid name") for t in logged)
     # the greeter's own error stays on its node, as skynet's does
     assert any("greeter fails on purpose" in t for t in b.lines())

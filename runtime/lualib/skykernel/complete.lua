@@ -92,9 +92,12 @@ local function keys_of(v, methods_only, out, seen)
 				break
 			end
 			if name == "LAZY" and type(lazy) == "string" then
-				for key in lazy:gmatch("([%w_]+)=") do
-					if out[key] == nil then
-						out[key] = "function"
+				-- "module:key,key module:key ...": the keys, wherever they load from
+				for keys in lazy:gmatch("[%w_]+:([%w_,]+)") do
+					for key in keys:gmatch("[%w_]+") do
+						if out[key] == nil then
+							out[key] = "function"
+						end
 					end
 				end
 			end
