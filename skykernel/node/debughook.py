@@ -21,7 +21,10 @@ from typing import Any
 from . import luastate
 from .interrupt import thread_address
 
-LUA_REGISTRYINDEX = -1_000_000 - 1000  # -LUAI_MAXSTACK - 1000, Lua's default build
+#: LUA_REGISTRYINDEX of each version's default build: 5.4 puts it below its largest
+#: stack (-LUAI_MAXSTACK - 1000), 5.5 at -(INT_MAX/2 + 1000). The wrong one reads past the
+#: stack: a crash, not an error.
+LUA_REGISTRYINDEX = {"5.4": -1_000_000 - 1000, "5.5": -((2**31 - 1) // 2 + 1000)}
 LUA_HOOKLINE = 2
 _KEY = b"skynet.debugchannel"
 
@@ -61,12 +64,12 @@ class _Debug(ctypes.Structure):
 _HOOKFUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(_Debug))
 
 
-def _make_hook(lib: Any) -> Any:
+def _make_hook(lib: Any, registry: int) -> Any:
     """The pausing hook for states of one Lua build (each extension has its own core)."""
 
     def hook(L: int, ar: Any) -> None:
         event = ar.contents.event
-        lib.lua_getfield(L, LUA_REGISTRYINDEX, _KEY)
+        lib.lua_getfield(L, registry, _KEY)
         lib.lua_pushinteger(L, event)
         lib.lua_pushinteger(L, ar.contents.currentline)
         status = lib.lua_pcallk(L, 2, 1, 0, None, None)
@@ -84,15 +87,13 @@ _hooks_lock = threading.Lock()
 
 
 def _hook_for(version: str | None) -> tuple[Any, int]:
-    if hasattr(luastate, "extension_file"):
-        path = luastate.extension_file(version)
-    else:
-        path = luastate.EXTENSION_FILE
+    version = luastate.check_version(version or luastate.default_version())
+    path = luastate.extension_file(version)
     with _hooks_lock:
         entry = _hooks.get(path)
         if entry is None:
             lib = _open(path)
-            entry = _hooks[path] = (lib, _make_hook(lib))
+            entry = _hooks[path] = (lib, _make_hook(lib, LUA_REGISTRYINDEX[version]))
     lib, hook = entry
     return lib, ctypes.cast(hook, ctypes.c_void_p).value
 
