@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from jupyter_client.manager import start_new_kernel
-from test_kernel import logs, result, run, text
+from kernel_client import logs, result, run, text
 
 from skykernel import cli, logo
 from skykernel.install import KERNELS, docs_html, kernel_spec
