@@ -18,7 +18,7 @@ from kernel_client import logs, result, run, text
 from skykernel import cli, logo
 from skykernel.install import KERNELS, docs_html, kernel_spec
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
