@@ -34,10 +34,10 @@ lab: setup
 
 # The suite runs twice: on Lua 5.4, then on Lua 5.5 (SKYKERNEL_LUA=5.5: every node, kernel
 # and bare state a test builds without naming a version). The second pass leaves out the
-# files whose subject cannot differ between versions: test_remote_parse.py parses console
-# text in pure Python, and test_bytecode.py and test_lua_versions.py pick both versions
-# themselves, so they have run whole in the first pass.
-ONCE := test_remote_parse.py test_bytecode.py test_lua_versions.py
+# files whose subject cannot differ between versions: remote/test_remote_parse.py parses
+# console text in pure Python, and node/test_bytecode.py and node/test_lua_versions.py pick
+# both versions themselves, so they have run whole in the first pass.
+ONCE := remote/test_remote_parse.py node/test_bytecode.py node/test_lua_versions.py
 
 test: setup chromium
 	$(BIN)/ruff check skykernel tests bench

@@ -1,7 +1,7 @@
 """The fuzz properties with many more, random examples: `make fuzz`.
 
-Runs tests/test_fuzz_seri.py (both unpackers on random and mutated streams, round trips,
-the depth limit) and tests/test_fuzz_console.py (the debug console over TCP, and 50
+Runs tests/node/test_fuzz_seri.py (both unpackers on random and mutated streams, round trips,
+the depth limit) and tests/node/test_fuzz_console.py (the debug console over TCP, and 50
 clients at once for 20 s) with SKYKERNEL_FUZZ=long: the normal test run tries a few
 hundred fixed examples per property, this tries thousands of random ones. Hypothesis
 prints each property's example count and time; extra arguments go to pytest (`-x`,
@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FILES = ["tests/test_fuzz_seri.py", "tests/test_fuzz_console.py"]
+FILES = ["tests/node/test_fuzz_seri.py", "tests/node/test_fuzz_console.py"]
 
 
 def main() -> int:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from jupyter_client.manager import start_new_kernel
-from test_kernel import run
+from kernel_client import run
 from test_views_kernel import COUNTER
 
 BIG = "big = {} for i = 1, 300 do big['k' .. i] = {i} end"

@@ -10,7 +10,7 @@ from pathlib import Path
 from skykernel.node import generations
 from skykernel.node.node import CallError, Node
 
-SERVICES = Path(__file__).resolve().parent / "services_debug" / "service"
+SERVICES = Path(__file__).resolve().parents[1] / "services_debug" / "service"
 CONFIG = 'start = "idle"\nlua_path = "./service/?.lua"\n'
 
 

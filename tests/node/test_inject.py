@@ -12,7 +12,7 @@ import pytest
 from skykernel.node.inject import inject
 from skykernel.node.node import CallError, Node
 
-SERVICES = Path(__file__).resolve().parent / "services_debug" / "service"
+SERVICES = Path(__file__).resolve().parents[1] / "services_debug" / "service"
 CONFIG = 'start = "idle"\nlua_path = "./service/?.lua"\n'
 
 

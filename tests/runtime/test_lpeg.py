@@ -16,7 +16,7 @@ import pytest
 import realskynet
 from conftest import Tree
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LUALIB = ROOT / "runtime" / "lualib"
 
 # Called with (lpeg, emit): emits `name | result` per case, `MISMATCH name | ...` when a

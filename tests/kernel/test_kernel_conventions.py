@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 from jupyter_client.manager import start_new_kernel
-from test_kernel import logs, result, run, text
+from kernel_client import logs, result, run, text
 
 from skykernel import cli, logo
 from skykernel.install import KERNELS, docs_html, kernel_spec
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

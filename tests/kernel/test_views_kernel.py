@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 from jupyter_client.manager import start_new_kernel
+from kernel_client import result, run, text
 from test_introspection import SERVICE
-from test_kernel import result, run, text
 
 COUNTER = "%%service counter\n" + SERVICE.lstrip("\n")
 

@@ -11,7 +11,7 @@ import pytest
 
 from skykernel.kernel.registry import AREAS, Magics, cell_magic, line_magic
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MAGIC_NAME = re.compile(r"`(%%?)([a-z_]+)")
 
 

@@ -13,7 +13,7 @@ import struct
 import threading
 
 import pytest
-from test_net_support import NodeThread, connect, recv_all, recv_exact
+from net_support import NodeThread, connect, recv_all, recv_exact
 
 # A web server in the shape of skynet's examples/simpleweb: a listener that hands each
 # connection to a fork reading one request.

@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 from jupyter_client.manager import start_new_kernel
+from kernel_client import text
 from remote_node import NodeProcess, write_node_tree
-from test_kernel import text
 
 from skykernel.remote import parse
 from skykernel.remote.client import (

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 from jupyter_client.manager import start_new_kernel
+from kernel_client import result, run, text
 from remote_node import NodeProcess, write_node_tree
-from test_kernel import result, run, text
 
 
 @pytest.fixture(scope="module")

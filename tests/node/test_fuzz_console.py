@@ -40,7 +40,7 @@ from skykernel.node.node import Node
 from skykernel.node.service import PyService
 
 LONG = os.environ.get("SKYKERNEL_FUZZ") == "long"
-SERVICES = Path(__file__).resolve().parent / "services_debug" / "service"
+SERVICES = Path(__file__).resolve().parents[1] / "services_debug" / "service"
 ANSWER_TIMEOUT = 30.0  # seconds: far above any answer, so only a hang trips it
 ENDS = (b"<CMD OK>", b"<CMD Error>")
 

@@ -5,7 +5,7 @@ same services run on real skynet, so each side is also checked against the other
 from __future__ import annotations
 
 import realskynet
-from test_net_support import NodeThread, free_port
+from net_support import NodeThread, free_port
 
 LOGIND = """
 local login = require "snax.loginserver"

@@ -4,7 +4,7 @@ own thread, talking over 127.0.0.1), and its failures as skynet reports them."""
 from __future__ import annotations
 
 import pytest
-from test_net_support import NodeThread, free_port
+from net_support import NodeThread, free_port
 
 GREETER = """
 local skynet = require "skynet"

@@ -18,7 +18,7 @@ from conftest import Tree
 from skykernel.node.node import _COMMANDS
 from skykernel.node.service import _OWN_COMMANDS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 RUNTIME = ROOT / "runtime"
 SKYNET_LUA = RUNTIME / "lualib" / "skynet.lua"
 PRIVATE_LUA = RUNTIME / "lualib" / "skynet" / "private.lua"

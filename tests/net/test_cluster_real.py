@@ -9,8 +9,8 @@ import threading
 import time
 
 import realskynet
+from net_support import NodeThread, free_port
 from test_cluster import GREETER, MAIN, results
-from test_net_support import NodeThread, free_port
 
 # Real skynet runs MAIN's calls as soon as its cluster is open: the skykernel node is
 # up by then.

@@ -7,7 +7,7 @@ import socket
 import struct
 import time
 
-from test_net_support import (
+from net_support import (
     NodeThread,
     connect,
     open_fds,

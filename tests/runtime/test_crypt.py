@@ -19,7 +19,7 @@ import pytest
 import realskynet
 from conftest import Tree
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LUALIB = ROOT / "runtime" / "lualib"
 P = 2**64 - 59  # the prime of skynet's DH exchange
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from jupyter_client.manager import start_new_kernel
-from test_kernel import logs, result, run, text
+from kernel_client import logs, result, run, text
 
 SPINNER = """%%service spinner
 local skynet = require 'skynet'

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from jupyter_client.manager import start_new_kernel
+from kernel_client import logs, result, run, text
 
 
 @pytest.fixture(scope="module")
@@ -21,46 +22,6 @@ def kernel(tmp_path_factory: pytest.TempPathFactory):
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
-
-
-def run(kc: Any, code: str, timeout: float = 60) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Execute; return the reply content and the iopub messages of that request."""
-    msg_id = kc.execute(code)
-    reply = kc.get_shell_msg(timeout=timeout)
-    while reply["parent_header"].get("msg_id") != msg_id:
-        reply = kc.get_shell_msg(timeout=timeout)
-    outputs = []
-    while True:
-        msg = kc.get_iopub_msg(timeout=timeout)
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-            break
-        outputs.append(msg)
-    return reply["content"], outputs
-
-
-def text(outputs: list[dict[str, Any]], name: str = "stdout") -> str:
-    return "".join(m["content"]["text"] for m in outputs
-                   if m["msg_type"] == "stream" and m["content"]["name"] == name)
-
-
-def logs(outputs: list[dict[str, Any]]) -> str:
-    """The log lines shown (muted display data, updated in place as lines come)."""
-    blocks: dict[str, str] = {}
-    for m in outputs:
-        if m["msg_type"] in ("display_data", "update_display_data"):
-            data = m["content"]["data"]
-            if 'class="sk-log"' in data.get("text/html", ""):
-                blocks[m["content"]["transient"]["display_id"]] = data["text/plain"]
-    return "\n".join(blocks.values())
-
-
-def result(outputs: list[dict[str, Any]]) -> str | None:
-    for m in outputs:
-        if m["msg_type"] == "execute_result":
-            return m["content"]["data"]["text/plain"]
-    return None
 
 
 def test_first_cell_runs_in_the_default_service(kernel):

@@ -1,7 +1,7 @@
 """Helpers for the network tests: a node running on a thread of its own, so a test can be
 a plain blocking TCP client of it, and counting the process's open descriptors.
 
-(No tests here: test_socket*.py, test_cluster*.py and test_net*.py import it.)
+(No tests here: the tests in tests/net/ import it.)
 """
 
 from __future__ import annotations

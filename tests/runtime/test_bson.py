@@ -15,7 +15,7 @@ import realskynet
 from conftest import Tree
 from lupa import lua54, lua55
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BSON_LUA = ROOT / "runtime" / "lualib" / "bson.lua"
 
 # The program both sides run. It prints "B ..." lines: hex of encodings, decoded values

@@ -15,7 +15,7 @@ from pathlib import Path
 import realskynet
 from conftest import Tree
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 # "file.lua:12: " prefixes (skynet's paths and ours differ), pointers and ns timestamps
 _POSITION = re.compile(r"(?:\.\.\.)?[\w./\-]*\.lua:\d+: ")
