@@ -379,32 +379,3 @@ class Scheduler:
             self.node.reap(svc)
         finally:
             self.lock.acquire()
-
-    def _boot(self, worker: Worker, svc: LuaService) -> None:
-        """Build a new service's state on this worker (the lock is held on entry/exit)."""
-        svc.running = worker
-        worker.service = svc
-        worker.since = time.perf_counter()
-        self._busy += 1
-        self.lock.release()
-        try:
-            self.node.boot_service(svc)
-        finally:
-            worker.service = None
-            svc.after_run()
-            self.lock.acquire()
-            self._busy -= 1
-            svc.running = None
-        self._requeue(svc)
-        if svc.dead:
-            self._reap(svc)
-
-    def _requeue(self, svc: Service) -> None:
-        if svc.dead:
-            svc.scheduled = False
-        elif svc.qhead < len(svc.queue) and not svc.holding:
-            self.runq.append(svc)
-        else:
-            svc.scheduled = False
-        # this worker takes the next service itself: wake another only for a second one
-        self.wake(keep=1)
