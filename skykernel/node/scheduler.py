@@ -108,6 +108,21 @@ class Scheduler:
             self.runq.append(svc)
         return True
 
+    def retire(self, svc: Service) -> None:
+        """The service is gone: mark it dead, retire its handle and names, and fail the
+        requests still queued for it, as skynet's dropped messages do. The epoch moves, so
+        every state forgets which handles it had seen alive at its next delivery."""
+        svc.dead = True
+        self.epoch += 1
+        self.node.handles.retire(svc.handle)
+        q = svc.queue
+        for i in range(svc.qhead, len(q), 4):
+            source, ptype, session = q[i], q[i + 1], q[i + 2]
+            if source and ptype != PTYPE_RESPONSE and ptype != PTYPE_ERROR:
+                self.enqueue(svc.handle, source, PTYPE_ERROR, session, b"")
+        svc.queue, svc.qhead = [], 0
+        self.wake()
+
     def route(self, source: int, frames: Any, start: int) -> None:
         """Move a state's outbox into the destinations' queues (dest 0: a timer)."""
         services = self.services
