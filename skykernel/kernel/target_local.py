@@ -260,7 +260,7 @@ class LocalTarget(Target):
                      session: str | None = None, returns: bool = True,
                      expression: bool = False, nils: bool = True,
                      filename: str | None = None) -> InjectResult:
-        from ..node.node import CallError
+        from ..node.errors import CallError
 
         handle = self.handle if address is None else self.resolve(address)
         try:
@@ -279,7 +279,7 @@ class LocalTarget(Target):
 
     async def _run_cell(self, source: str, address: Address, name: str | None
                         ) -> tuple[InjectResult, str]:
-        from ..node.node import CallError
+        from ..node.errors import CallError
 
         handle = self.resolve(address)
         tracked = await self._quiet(handle, _SNAPSHOT) is not None

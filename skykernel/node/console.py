@@ -12,10 +12,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import socket
-import weakref
 from typing import TYPE_CHECKING, Any
 
-from .node import CallError
+from .errors import CallError
 
 if TYPE_CHECKING:
     from .node import Node
@@ -28,7 +27,6 @@ HEADER_LIMIT = 8192
 """Bytes of HTTP request headers read after a `GET ` line (skynet's httpd limit)."""
 
 _fds = itertools.count(1)
-_consoles: weakref.WeakKeyDictionary[Any, list[Console]] = weakref.WeakKeyDictionary()
 
 
 class Console:
@@ -126,19 +124,20 @@ def start(node: Node, handle: int, ip: str, port: int) -> Console:
         raise
     sock.setblocking(False)
     console = Console(node, handle, sock)
-    _consoles.setdefault(node, []).append(console)
+    node.consoles.append(console)
     # asked for by a service on a worker thread: the listener lives on the node's loop
     node.call_soon(console.serve)
     return console
 
 
 def consoles(node: Node) -> list[Console]:
-    return list(_consoles.get(node, ()))
+    return list(node.consoles)
 
 
 def close_all(node: Node) -> None:
     """Stop every console of a node (the node's shutdown should call this)."""
-    for console in _consoles.pop(node, []):
+    every, node.consoles = node.consoles, []
+    for console in every:
         console.close()
 
 

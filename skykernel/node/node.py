@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import seri, shared
+from . import seri
 from .bytecode import thin
 from .codecache import CodeCache
 from .config import Config, ConfigError, default_config
 from .env import Env
+from .errors import CallError
 from .handle import HandleRegistry, format_address
 from .logger import Logger
 from .monitor import Monitor
-from .net import bridge as net_bridge
 from .proto import PTYPE_ERROR, PTYPE_RESPONSE, PTYPE_TEXT, ptype_id
 from .scheduler import Scheduler
 from .service import RUNTIME_CHUNKS, LuaService, PyService, Service
@@ -53,10 +52,6 @@ def check_bootable(config: Config) -> None:
     if not any(os.path.isfile(p.replace("?", name)) for p in patterns):
         raise ConfigError(f"start service {name!r} is not on the service path "
                           f"({';'.join(config.luaservice)})")
-
-
-class CallError(Exception):
-    """A call from Python failed: the service raised, died, or does not exist."""
 
 
 @dataclass(frozen=True)
@@ -113,8 +108,15 @@ class Node:
         #: New states being started outside the workers (a service reload's trial run):
         #: an interrupt reaches them too.
         self.trials: set[Service] = set()
-        #: The socket server (node/net/), made by the first socket request.
+        #: What the node holds for its parts, each made by its owner on first use: the
+        #: socket server (node/net/), the debug consoles listening (console.py), data
+        #: services share (shared.py), sprotoloader's saved schemas (command.py), and the
+        #: patch log of the hot-reload tools (reload/patchlog.py).
         self.net: Any = None
+        self.consoles: list[Any] = []
+        self.shared: Any = None
+        self.sproto_slots: dict[int, bytes] = {}
+        self.patches: Any = None
         self._started = False
         self._closed = False
         for key in self.config.ignored:
@@ -325,21 +327,10 @@ class Node:
             self.reap(svc)
 
     def _retire(self, svc: Service) -> None:
-        """Mark dead, retire the handle, fail what is queued (the scheduler lock is held)."""
-        svc.dead = True
-        sched = self.scheduler
-        sched.epoch += 1
-        self.handles.retire(svc.handle)
-        if self.net is not None:  # its sockets close (queued to the socket thread)
+        """The scheduler retires the service (the lock is held); its sockets close."""
+        self.scheduler.retire(svc)
+        if self.net is not None:  # queued to the socket thread
             self.net.owner_gone(svc.handle)
-        # Requests still queued fail, as skynet's dropped messages do.
-        q, head = svc.queue, svc.qhead
-        for i in range(head, len(q), 4):
-            source, ptype, session = q[i], q[i + 1], q[i + 2]
-            if source and ptype != PTYPE_RESPONSE and ptype != PTYPE_ERROR:
-                sched.enqueue(svc.handle, source, PTYPE_ERROR, session, b"")
-        svc.queue, svc.qhead = [], 0
-        sched.wake()
 
     def kill(self, handle: int, by: int = 0) -> bool:
         """skynet.kill: no Lua cleanup in the victim, but unlike skynet, the requests it
@@ -414,85 +405,6 @@ class Node:
 
     def _on_logger_message(self, source: int, ptype: int, session: int, msg: bytes) -> None:
         self.logger.write(source, msg)
-
-    # --- the bridge's commands ---------------------------------------------------------
-
-    def command(self, svc: LuaService, cmd: bytes, args: tuple[Any, ...]) -> Any:
-        handler = _COMMANDS.get(cmd)
-        if handler is None:
-            raise ValueError(f"unknown node command {cmd.decode(errors='replace')}")
-        return handler(self, svc, *args)
-
-    def _cmd_query(self, svc: LuaService, name: bytes) -> int | None:
-        return self.handles.resolve(name.decode())
-
-    def _cmd_now(self, svc: LuaService) -> int:
-        return self.timer.now()
-
-    def _cmd_hpc(self, svc: LuaService) -> int:
-        return time.perf_counter_ns()
-
-    def _cmd_starttime(self, svc: LuaService) -> int:
-        return self.timer.starttime
-
-    def _cmd_launch(self, svc: LuaService, args: bytes) -> int:
-        args_s = args.decode()
-        if args_s.startswith("snlua "):
-            args_s = args_s[6:]
-        return self.launch(args_s)
-
-    def _cmd_exit(self, svc: LuaService) -> None:
-        self.exit_service(svc)
-
-    def _cmd_kill(self, svc: LuaService, target: Any) -> bool:
-        handle = target if isinstance(target, int) else self.handles.resolve(target.decode())
-        if handle is None:
-            return False
-        # Never touch the caller's Lua objects here: its state is mid-coroutine, and lupa
-        # would read that coroutine's stack. The Lua side forgets its alive cache itself.
-        return self.kill(handle, svc.handle)
-
-    def _cmd_name(self, svc: LuaService, name: bytes, handle: int) -> None:
-        self.handles.bind_name(name.decode(), handle)
-
-    def _cmd_getenv(self, svc: LuaService, key: bytes) -> bytes | None:
-        value = self.env.get(key.decode())
-        return None if value is None else value.encode()
-
-    def _cmd_setenv(self, svc: LuaService, key: bytes, value: bytes) -> None:
-        self.env.set(key.decode(), value.decode())
-
-    def _cmd_memlimit(self, svc: LuaService, limit: int) -> None:
-        svc.set_memlimit(limit)
-
-    def _cmd_stat(self, svc: LuaService, what: bytes) -> Any:
-        w = what.decode()
-        if w == "mqlen":
-            return svc.mqlen()
-        if w == "message":
-            return svc.messages
-        if w == "cpu":
-            return svc.cpu
-        if w == "endless":
-            return 1 if svc.handle in self.monitor.endless else 0
-        if w == "time":
-            return svc.cpu
-        return 0
-
-    def _cmd_abort(self, svc: LuaService) -> None:
-        self.logger.write(svc.handle, "abort")
-        if svc.name == "bootstrap":
-            self.exit_code = 1  # bootstrap aborts only when the node cannot start
-        self.abort()
-
-    def _cmd_redirect(self, svc: LuaService, dest: int, source: int, ptype: int,
-                      session: int, msg: bytes) -> None:
-        self.scheduler.push(source, dest, ptype, session, msg)
-
-    def _cmd_codecache(self, svc: LuaService, op: bytes) -> Any:
-        if op == b"clear":
-            return self.codecache.clear()
-        return self.codecache.generation
 
     # --- Python clients ----------------------------------------------------------------
 
@@ -582,89 +494,5 @@ class Node:
     def service(self, address: int | str) -> Service:
         return self.handles.services[self.resolve(address)]
 
-    # --- code-cache generations and the debug console (appended: codecache/console owner)
-
-    def _cmd_generations(self, svc: LuaService, op: bytes) -> bytes:
-        from . import generations
-        return seri.pack(generations.as_lua(self, op.decode()))
-
-    def _cmd_console(self, svc: LuaService, op: bytes, *args: Any) -> Any:
-        from . import console
-        return console.command(self, svc, op.decode(), *args)
-
-    def _cmd_signal(self, svc: LuaService, target: Any, sig: int = 0) -> bool:
-        handle = target if isinstance(target, int) else self.handles.resolve(target.decode())
-        return handle is not None and self.signal(handle, int(sig))
-
-    # --- sprotoloader's slots (appended: sproto owner). skynet keeps saved schemas in a
-    # C array every service reads; here each service is its own Lua state, so the node
-    # holds the bytes per slot and each service builds its own object from them.
-
-    def _cmd_sproto(self, svc: LuaService, op: bytes, index: int, bin: bytes | None = None
-                    ) -> bytes | None:
-        slots: dict[int, bytes] = self.__dict__.setdefault("_sproto_slots", {})
-        if op == b"SAVE":
-            if bin is None:
-                slots.pop(index, None)  # a schema that failed to load empties the slot
-            else:
-                slots[index] = bin
-            return None
-        return slots.get(index)
-
-
-    # --- library bridge commands (skynet.stat "time", skynet.profile, node-held shared data)
-
-    def _cmd_threadtime(self, svc: LuaService) -> float:
-        """CPU seconds of the calling worker thread: the clock skynet's `stat "time"` and
-        skynet.profile read, and which a service can only read here (os.clock counts
-        every thread of the process)."""
-        return time.thread_time()
-
-    def _cmd_stm(self, svc: LuaService, op: bytes, *args: Any) -> Any:
-        """skynet.stm's objects, held here for every service (node/shared.py)."""
-        return shared.of(self).stm_command(svc.handle, op.decode(), *args)
-
-    def _cmd_shared(self, svc: LuaService, op: bytes, *args: Any) -> Any:
-        """Versions of sharetable and datasheet data, by id (node/shared.py)."""
-        return shared.of(self).blob_command(svc.handle, op.decode(), *args)
-
-    def _cmd_debugchannel(self, svc: LuaService, op: bytes, *args: Any) -> Any:
-        """The remote debugger's channel: typed lines in, printed text out (shared.py)."""
-        return shared.of(self).channel_command(svc.handle, op.decode(), *args)
-
-    def _cmd_debughook(self, svc: LuaService, thread: Any, mask: bytes) -> bool:
-        """The debugger's pausing line hook on one of the caller's own coroutines."""
-        from . import debughook  # ctypes over the Lua C API: loaded when first debugged
-
-        return debughook.set_hook(thread, mask.decode(), getattr(self.config, "lua", None))
-
-
-_COMMANDS = {
-    b"QUERY": Node._cmd_query,
-    b"NOW": Node._cmd_now,
-    b"HPC": Node._cmd_hpc,
-    b"STARTTIME": Node._cmd_starttime,
-    b"LAUNCH": Node._cmd_launch,
-    b"EXIT": Node._cmd_exit,
-    b"KILL": Node._cmd_kill,
-    b"NAME": Node._cmd_name,
-    b"GETENV": Node._cmd_getenv,
-    b"SETENV": Node._cmd_setenv,
-    b"MEMLIMIT": Node._cmd_memlimit,
-    b"STAT": Node._cmd_stat,
-    b"ABORT": Node._cmd_abort,
-    b"REDIRECT": Node._cmd_redirect,
-    b"CODECACHE": Node._cmd_codecache,
-    b"GENERATIONS": Node._cmd_generations,
-    b"CONSOLE": Node._cmd_console,
-    b"SIGNAL": Node._cmd_signal,
-    b"SPROTO": Node._cmd_sproto,
-    b"THREADTIME": Node._cmd_threadtime,
-    b"STM": Node._cmd_stm,
-    b"SHARED": Node._cmd_shared,
-    b"DEBUGCHANNEL": Node._cmd_debugchannel,
-    b"DEBUGHOOK": Node._cmd_debughook,
-    b"SOCKET": net_bridge.command,  # skynet.socketdriver's requests (node/net/bridge.py)
-}
 
 __all__ = ["RUNTIME_DIR", "CallError", "Node", "ServiceInfo"]

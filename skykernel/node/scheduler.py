@@ -108,6 +108,21 @@ class Scheduler:
             self.runq.append(svc)
         return True
 
+    def retire(self, svc: Service) -> None:
+        """The service is gone: mark it dead, retire its handle and names, and fail the
+        requests still queued for it, as skynet's dropped messages do. The epoch moves, so
+        every state forgets which handles it had seen alive at its next delivery."""
+        svc.dead = True
+        self.epoch += 1
+        self.node.handles.retire(svc.handle)
+        q = svc.queue
+        for i in range(svc.qhead, len(q), 4):
+            source, ptype, session = q[i], q[i + 1], q[i + 2]
+            if source and ptype != PTYPE_RESPONSE and ptype != PTYPE_ERROR:
+                self.enqueue(svc.handle, source, PTYPE_ERROR, session, b"")
+        svc.queue, svc.qhead = [], 0
+        self.wake()
+
     def route(self, source: int, frames: Any, start: int) -> None:
         """Move a state's outbox into the destinations' queues (dest 0: a timer)."""
         services = self.services
@@ -379,32 +394,3 @@ class Scheduler:
             self.node.reap(svc)
         finally:
             self.lock.acquire()
-
-    def _boot(self, worker: Worker, svc: LuaService) -> None:
-        """Build a new service's state on this worker (the lock is held on entry/exit)."""
-        svc.running = worker
-        worker.service = svc
-        worker.since = time.perf_counter()
-        self._busy += 1
-        self.lock.release()
-        try:
-            self.node.boot_service(svc)
-        finally:
-            worker.service = None
-            svc.after_run()
-            self.lock.acquire()
-            self._busy -= 1
-            svc.running = None
-        self._requeue(svc)
-        if svc.dead:
-            self._reap(svc)
-
-    def _requeue(self, svc: Service) -> None:
-        if svc.dead:
-            svc.scheduled = False
-        elif svc.qhead < len(svc.queue) and not svc.holding:
-            self.runq.append(svc)
-        else:
-            svc.scheduled = False
-        # this worker takes the next service itself: wake another only for a second one
-        self.wake(keep=1)

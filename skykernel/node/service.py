@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .codecache import Chunk, CodeCacheError
+from .command import COMMANDS
 from .interrupt import Threads
 from .luastate import new_state
 
@@ -145,7 +146,10 @@ class LuaService(Service):
         own = _OWN_COMMANDS.get(cmd)
         if own is not None:
             return getattr(self, own)(*args)
-        return self.node.command(self, cmd, args)
+        handler = COMMANDS.get(cmd)
+        if handler is None:
+            raise ValueError(f"unknown node command {cmd.decode(errors='replace')}")
+        return handler(self.node, self, *args)
 
     def _log(self, text: bytes) -> None:
         self.node.logger.write(self.handle, text)

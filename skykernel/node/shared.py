@@ -304,26 +304,26 @@ class Shared:
         raise SharedError(f"unknown DEBUGCHANNEL op {op}")
 
 
-_of: weakref.WeakKeyDictionary[Any, Shared] = weakref.WeakKeyDictionary()
-_of_lock = threading.Lock()
+_made = threading.Lock()
 
 
 def of(node: Any) -> Shared:
-    """The node's shared data, made on first use (most nodes never need it)."""
-    shared = _of.get(node)
-    if shared is None:
-        with _of_lock:
-            shared = _of.get(node)
-            if shared is None:
-                ref = weakref.ref(node)
+    """The node's shared data (`node.shared`), made on first use: most nodes never need
+    it. Two workers may ask at once, so it is made under a lock."""
+    held = node.shared
+    if held is None:
+        with _made:
+            held = node.shared
+            if held is None:
+                ref = weakref.ref(node)  # the store must not keep its node alive
 
                 def alive(handle: int) -> bool:
                     n = ref()
                     svc = n.handles.services.get(handle) if n is not None else None
                     return svc is not None and not svc.dead
 
-                shared = _of[node] = Shared(alive)
-    return shared
+                held = node.shared = Shared(alive)
+    return held
 
 
 def _as_bytes(value: Any) -> bytes:

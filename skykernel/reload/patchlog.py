@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,12 +132,8 @@ _UNDO = {
 }
 
 
-_LOGS: weakref.WeakKeyDictionary[Any, PatchLog] = weakref.WeakKeyDictionary()
-
-
-def patchlog(node) -> PatchLog:
-    """The node's patch log (created on first use)."""
-    log = _LOGS.get(node)
-    if log is None:
-        log = _LOGS[node] = PatchLog()
-    return log
+def patchlog(node: Any) -> PatchLog:
+    """The node's patch log (`node.patches`), made on first use."""
+    if node.patches is None:
+        node.patches = PatchLog()
+    return node.patches

@@ -190,3 +190,34 @@ def test_a_timer_frame_comes_back_as_a_response_when_due() -> None:
         assert rec["c"].got == [(0, PTYPE_RESPONSE, 42, b""), (0, PTYPE_RESPONSE, 41, b"")]
     finally:
         node.scheduler.stop(5)
+
+
+def test_a_retired_services_queued_messages_fail_and_the_epoch_moves() -> None:
+    node, svc, rec = _node()
+    try:
+        sched = node.scheduler
+        sched.hold(svc["b"])  # its messages stay queued
+        for session in (0, 3, 4):  # a send, then two requests
+            sched.push(svc["a"].handle, svc["b"].handle, 10, session, b"x")
+        epoch = sched.epoch
+        node.exit_service(svc["b"], log=False)
+        _settle(node)
+        assert sched.epoch > epoch and node.handles.resolve(svc["b"].handle) is None
+        # as skynet's drop_message: every dropped message, a send too, is reported to its
+        # source as an error, in order
+        assert rec["a"].got == [(svc["b"].handle, PTYPE_ERROR, session, b"")
+                                for session in (0, 3, 4)]
+        assert svc["b"].mqlen() == 0
+    finally:
+        node.scheduler.stop(5)
+
+
+def test_what_a_node_holds_for_its_parts_is_its_own() -> None:
+    from skykernel.node import shared
+    from skykernel.reload.patchlog import patchlog
+
+    a = Node(default_config(), logger=Logger(), threads=1)
+    b = Node(default_config(), logger=Logger(), threads=1)
+    assert patchlog(a) is patchlog(a) and patchlog(a) is not patchlog(b)
+    assert shared.of(a) is shared.of(a) is a.shared and shared.of(b) is not a.shared
+    assert a.consoles == [] and a.consoles is not b.consoles

@@ -4,7 +4,7 @@
   other module, and not by skynet.lua itself (or the lazy load would never happen).
 - `WANTED` in runtime/lualib/skynet/private.lua: each name is a local of skynet.lua that
   its functions hold, so the lazily loaded modules find it.
-- `_COMMANDS` in skykernel/node/node.py (with the service's own commands): every command
+- `COMMANDS` in skykernel/node/command.py (with the service's own commands): every command
   the runtime's Lua sends over the bridge has a handler, and every handler is sent.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from conftest import Tree
 
-from skykernel.node.node import _COMMANDS
+from skykernel.node.command import COMMANDS
 from skykernel.node.service import _OWN_COMMANDS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,7 +146,7 @@ def sent_commands() -> set[str]:
 
 def test_every_command_lua_sends_has_a_handler_and_every_handler_is_sent() -> None:
     sent = sent_commands()
-    handled = {k.decode() for k in _COMMANDS} | {k.decode() for k in _OWN_COMMANDS}
+    handled = {k.decode() for k in COMMANDS} | {k.decode() for k in _OWN_COMMANDS}
     assert sent - handled == set(), "commands Lua sends that the node does not handle"
     assert handled - sent == set(), "handlers no Lua sends"
 

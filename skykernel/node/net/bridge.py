@@ -10,6 +10,7 @@ import socket
 from typing import TYPE_CHECKING, Any
 
 from .. import seri
+from ..command import command as node_command
 from .server import NetError, SocketServer, server, unpack_udp_address
 
 if TYPE_CHECKING:
@@ -129,6 +130,7 @@ _OPS = {
 }
 
 
+@node_command("SOCKET")
 def command(node: Node, svc: LuaService, op: bytes, *args: Any) -> Any:
     if op == b"send":  # the hot path: no lookups, no error handling to set up
         net = node.net
