@@ -11,6 +11,8 @@ import re
 from conftest import Tree
 from test_library_modules import compare, normalize, run_ours
 
+from skykernel.node.luaversion import default_version
+
 ECHO = """
 local skynet = require "skynet"
 skynet.start(function()
@@ -513,4 +515,7 @@ def test_mqueue_profile_stm_injectcode_on_skykernel(tree: Tree) -> None:
     tree.write(LIBS)
     lines = normalize(run_ours(tree))
     assert arg_numbers(lines) == LIBS_LINES
-    assert "stm bad read bad argument #2 to '?' (function expected, got number)" in lines
+    # numbered as real skynet's C numbers it: 1.8 (Lua 5.4) counts the reader object
+    number = 1 if default_version() == "5.5" else 2
+    assert f"stm bad read bad argument #{number} to '?' (function expected, got number)" \
+        in lines
