@@ -126,7 +126,8 @@ class LuaService(Service):
 
     kind = "snlua"
 
-    __slots__ = ("lua", "core", "_drain", "chunks", "memlimit", "threads", "carry")
+    __slots__ = ("lua", "core", "_drain", "chunks", "memlimit", "threads", "carry",
+                 "base_memory")
 
     def __init__(self, node: Node, handle: int, args: str) -> None:
         super().__init__(node, handle, args)
@@ -135,6 +136,9 @@ class LuaService(Service):
         self._drain: Any = None
         self.chunks: dict[str, Chunk] = {}
         self.memlimit = 0
+        #: What the state held when it was made: lupa's count starts after that (the
+        #: standard libraries, about 21 KB), skynet's (and Lua's own) includes it.
+        self.base_memory = 0
         self.booted = False
         self.threads = Threads(node.config.lua)
         #: Data a service reload carries into this new state (skynet.restore reads it).
@@ -225,6 +229,8 @@ class LuaService(Service):
         node = self.node
         lua = new_state(version=node.config.lua, max_memory=0)
         self.lua = lua
+        self.base_memory = (int(lua.globals().collectgarbage(b"count") * 1024)
+                            - lua.get_memory_used())
         load = lua.globals().load
         core_main = load(node.runtime_code("skynet/core.lua"), b"=core", b"b")
         self.core = core_main(self.handle, node.lualib_dir.encode(), self._command, self._alive)
@@ -251,14 +257,18 @@ class LuaService(Service):
         return bool(ok), err.decode("utf-8", "replace"), tuple(frames)
 
     def memory(self) -> int | None:
+        """The Lua heap in bytes, as skynet's allocator counts it (the whole state)."""
         if self.lua is None:
             return None
-        return self.lua.get_memory_used()
+        return self.base_memory + self.lua.get_memory_used()
 
     def set_memlimit(self, limit: int) -> None:
+        """skynet.memlimit: a limit on the whole heap (0: none); lupa's limit applies to
+        what it counts, so the state's starting size comes off it."""
         self.memlimit = int(limit)
         if self.lua is not None:
-            self.lua.set_max_memory(self.memlimit)
+            lupa_limit = max(1, self.memlimit - self.base_memory) if self.memlimit else 0
+            self.lua.set_max_memory(lupa_limit)
 
     def inflight(self) -> list[tuple[int, int]]:
         """(address, session) of requests this service was serving, for a kill."""

@@ -164,3 +164,27 @@ end)
         assert "late" in messages(node)
 
     drive(node, body)
+
+
+def test_a_services_memory_is_its_whole_heap_as_lua_counts_it(tree: Tree) -> None:
+    # skynet counts the whole state (standard libraries included): so must %services,
+    # `signal ADDR 1` and skynet.memlimit, whatever lupa's own count leaves out
+    tree.write({"service/heap.lua": """
+local skynet = require "skynet"
+skynet.start(function()
+    skynet.dispatch("lua", function()
+        collectgarbage()
+        skynet.ret(skynet.pack(collectgarbage("count") * 1024))
+    end)
+end)
+"""})
+    node = tree.node()
+
+    async def body(node: Node) -> None:
+        addr = await node.newservice("heap")
+        (counted,) = await node.call(addr, "lua", "count")
+        await node.wait_idle()
+        reported = node.service(addr).memory()
+        assert reported is not None and abs(reported - counted) < 4096, (reported, counted)
+
+    drive(node, body)
