@@ -122,37 +122,11 @@ end
 
 local suspend
 
-local function dispatch_wakeup()
-	while not exited do
-		local token = table_remove(wakeup_queue, 1)
-		if token == nil then
-			return
-		end
-		local session = sleep_session[token]
-		if session then
-			local co = session_id_coroutine[session]
-			if tracing then
-				tracing("resume", co)
-			end
-			session_id_coroutine[session] = "BREAK"
-			suspend(co, coroutine_resume(co, false, "BREAK", nil, session))
-		end
-	end
-end
+-- skynet/sleep.lua's, set when it loads: nothing is queued for it before that.
+local dispatch_wakeup
 
-local function dispatch_error_queue()
-	while not exited do
-		local session = table_remove(error_queue, 1)
-		if session == nil then
-			return
-		end
-		local co = session_id_coroutine[session]
-		session_id_coroutine[session] = nil
-		if type(co) == "thread" then
-			suspend(co, coroutine_resume(co, false, nil, nil, session))
-		end
-	end
-end
+-- skynet/errors.lua's, set when the first error message loads it.
+local dispatch_error_queue
 
 function suspend(co, result, command)
 	if not result then
@@ -259,6 +233,9 @@ local function unknown(request, ...)
 	return unknown_response(...)
 end
 
+-- skynet.start's function until its timer comes (see skynet.start)
+local starting
+
 local function raw_dispatch_message(source, prototype, session, msg)
 	if prototype == PTYPE_RESPONSE then
 		local co = session_id_coroutine[session]
@@ -266,6 +243,10 @@ local function raw_dispatch_message(source, prototype, session, msg)
 			session_id_coroutine[session] = nil
 		elseif co == nil then
 			unknown(false, session, source, msg, #msg)
+		elseif co == starting then -- skynet.start's function, run in this loop coroutine
+			session_id_coroutine[session] = nil
+			starting = nil
+			return co()
 		else
 			if tracing then
 				tracing("resume", co)
@@ -315,7 +296,8 @@ local function after_message()
 		if fork_queue.h <= fork_queue.t then
 			dispatch_forks()
 		elseif wakeup_queue[1] then
-			dispatch_wakeup()
+			-- (handed sleep_session, which also keeps it where _U finds it, as in skynet)
+			dispatch_wakeup(sleep_session)
 		elseif error_queue[1] then
 			dispatch_error_queue()
 		else
@@ -350,23 +332,6 @@ local function loop_main()
 		end
 	end
 end
-
--- Requests later in the batch than an exit will never be dispatched: fail them, as the
--- node fails the messages still queued for a dead service.
-local function fail_rest_of_batch()
-	local b = batch
-	if b == nil then
-		return
-	end
-	for i = batch_pos, batch_n, 4 do
-		local ptype, session = b[i + 1], b[i + 2]
-		if session ~= 0 and ptype ~= PTYPE_RESPONSE and ptype ~= PTYPE_ERROR then
-			csend(b[i], PTYPE_ERROR, session, "")
-		end
-	end
-	batch_pos = batch_n + 1
-end
-c.fail_rest_of_batch = fail_rest_of_batch
 
 function skynet.dispatch_message(...)
 	batch = { ... }
@@ -405,38 +370,6 @@ function skynet.timeout(ti, func)
 	local co = co_create(func)
 	session_id_coroutine[session] = co
 	return co
-end
-
-local function suspend_sleep(session, token)
-	local co = running_thread()
-	if tracing then
-		tracing("sleep", co)
-	end
-	session_id_coroutine[session] = co
-	sleep_session[token] = session
-	return coroutine_yield "SUSPEND"
-end
-
-function skynet.sleep(ti, token)
-	local session = c.timeout(ti)
-	token = token or coroutine_running()
-	local succ, ret = suspend_sleep(session, token)
-	sleep_session[token] = nil
-	if succ then
-		return
-	end
-	if ret == "BREAK" then
-		return "BREAK"
-	end
-	error(ret)
-end
-
-function skynet.wait(token)
-	local session = c.genid()
-	token = token or coroutine_running()
-	suspend_sleep(session, token)
-	sleep_session[token] = nil
-	session_id_coroutine[session] = nil
 end
 
 function skynet.wakeup(token)
@@ -540,13 +473,6 @@ function skynet.self()
 	return c.handle
 end
 
--- Only `.name`s are local: a global name is the harbor's (skynet.harbor.queryname).
-function skynet.localname(name)
-	if string_byte(name) == 46 then
-		return c.command("QUERY", name)
-	end
-end
-
 function skynet.address(addr)
 	if type(addr) == "number" then
 		return string_format(":%08x", addr)
@@ -562,23 +488,8 @@ function skynet.newservice(name, ...)
 	return skynet.call(".launcher", "lua", "LAUNCH", "snlua", name, ...)
 end
 
--- skynet.init: functions a module registers while it loads. In the main chunk they wait
--- for skynet.start; in a module that skynet.require loads in a coroutine, they run when
--- its body is done (skynet/require.lua keeps those lists). Anywhere else is an error,
--- as in skynet: there is no list to insert into.
+-- skynet.init's list for the main chunk (skynet/init.lua), run before the start function.
 local init_func = {}
-
-function skynet.init(f)
-	assert(type(f) == "function")
-	local co, main = coroutine_running()
-	local list
-	if main then
-		list = init_func
-	else
-		list = require("skynet.require").context[co]
-	end
-	table.insert(list, f)
-end
 
 -- The main chunk's skynet.init functions, then the start function if given.
 local function init_all(start)
@@ -615,29 +526,18 @@ local init_thread -- the start function's coroutine until it is done (skynet.tas
 
 function skynet.start(start_func)
 	c.callback(skynet.dispatch_message)
-	init_thread = skynet.timeout(0, function()
+	-- As skynet's timeout(0), but run by the loop coroutine that takes the timer's
+	-- message, the way a request's handler is: a start function that never blocks leaves
+	-- the service one coroutine (and its stack) fewer for good.
+	starting = function()
+		init_thread = running_thread()
 		skynet.init_service(start_func)
 		init_thread = nil
-	end)
-end
-
------ error protocol: a session failed, or (session 0) a service went down
-
-local function _error_dispatch(error_session, error_source)
-	if error_session == 0 then
-		local down = c.service_down -- set by skynet.response's module, once loaded
-		if down then
-			down(error_source)
-		end
-		for session, srv in pairs(watching_session) do
-			if srv == error_source then
-				error_queue[#error_queue + 1] = session
-			end
-		end
-	elseif watching_session[error_session] then
-		error_queue[#error_queue + 1] = error_session
 	end
+	session_id_coroutine[c.timeout(0)] = starting
 end
+
+----- protocols every service has
 
 do
 	local REG = skynet.register_protocol
@@ -647,7 +547,10 @@ do
 		name = "error",
 		id = PTYPE_ERROR,
 		unpack = function(...) return ... end,
-		dispatch = _error_dispatch,
+		-- a session failed, or (session 0) a service went down: skynet/errors.lua
+		dispatch = function(...)
+			return require("skynet.errors")(skynet, require "skynet.private")(...)
+		end,
 	}
 end
 
@@ -679,12 +582,12 @@ end
 -- Which module under lualib/skynet/ defines which key: "module:key,key ...". One string
 -- rather than a table, because every service carries it and only a missing key reads it.
 local LAZY = [[
- threads:killthread,task,uniqtask select:request exit:exit
- respond:response,retpack,context,ignoreret time:now,hpc,starttime,time,yield
+ threads:killthread,task,uniqtask select:request exit:exit sleep:sleep,wait
+ respond:response,retpack,context,ignoreret time:now,hpc,starttime,time,yield init:init
  env:getenv,setenv,memlimit stat:mqlen,stat,endless,info_func,handler_count,command_count
  trace:trace,tracetag,tracelog,traceproto,tracecall,trace_timeout
  raw:rawsend,rawcall,redirect,tostring,trash,genid,harbor,term,dispatch_unknown_request,dispatch_unknown_response
- unique:uniqueservice,queryservice migrate:migrate,restore
+ unique:uniqueservice,queryservice,localname migrate:migrate,restore
 ]]
 local string_match = string.match
 

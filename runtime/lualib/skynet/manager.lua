@@ -18,7 +18,7 @@ function skynet.kill(name)
 		for i = 1, #t, 2 do
 			c.send(t[i], skynet.PTYPE_ERROR, t[i + 1], "")
 		end
-		c.fail_rest_of_batch()
+		require("skynet.private").fail_rest_of_batch()
 	end
 	c.command("KILL", name)
 	c.forget_alive()

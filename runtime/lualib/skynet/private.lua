@@ -8,6 +8,7 @@
 local skynet = require "skynet"
 local type, next, pairs, error, setmetatable = type, next, pairs, error, setmetatable
 local getinfo, getupvalue, setupvalue = debug.getinfo, debug.getupvalue, debug.setupvalue
+local upvaluejoin = debug.upvaluejoin
 
 local SOURCE = getinfo(1, "S").source:gsub("skynet/private%.lua$", "skynet.lua")
 
@@ -16,7 +17,9 @@ local WANTED = {}
 for name in ([[c csend proto session_id_coroutine session_coroutine_id
 	session_coroutine_address sleep_session watching_session handler_count command_count
 	fork_queue exited co_create running_thread yield_call raw_dispatch_message
-	unknown_request unknown_response init_all tracing coroutine_resume init_thread]]):gmatch("%S+") do
+	unknown_request unknown_response init_all tracing coroutine_resume init_thread
+	wakeup_queue suspend dispatch_wakeup batch batch_pos batch_n init_func
+	error_queue dispatch_error_queue]]):gmatch("%S+") do
 	WANTED[name] = true
 end
 
@@ -73,10 +76,48 @@ function internal.set(name, value)
 	setupvalue(f, i, value)
 end
 
+-- Join f's upvalues that have the name of a skynet.lua local (and are wanted above) to
+-- that local, so f reads it live where a copy taken at load would go stale (`exited`).
+function internal.bind(f)
+	local i = 1
+	while true do
+		local name = getupvalue(f, i)
+		if name == nil then
+			return f
+		end
+		local g = holder[name]
+		if g ~= nil then
+			upvaluejoin(f, i, g, index[name])
+		end
+		i = i + 1
+	end
+end
+
+-- Requests later in the batch than an exit (or a kill of itself) will never be
+-- dispatched: fail them, as the node fails the messages still queued for a dead service.
+do
+	local batch, batch_pos, batch_n, csend -- skynet.lua's, joined below
+	local PTYPE_RESPONSE, PTYPE_ERROR = 1, 7
+	function internal.fail_rest_of_batch()
+		local b = batch
+		if b == nil then
+			return
+		end
+		for i = batch_pos, batch_n, 4 do
+			local ptype, session = b[i + 1], b[i + 2]
+			if session ~= 0 and ptype ~= PTYPE_RESPONSE and ptype ~= PTYPE_ERROR then
+				csend(b[i], PTYPE_ERROR, session, "")
+			end
+		end
+		batch_pos = batch_n + 1
+	end
+	internal.bind(internal.fail_rest_of_batch)
+end
+
 -- skynet.exit's first step: nothing more is dispatched.
 function internal.stop_dispatch()
 	internal.set("exited", true)
-	internal.core.fail_rest_of_batch()
+	internal.fail_rest_of_batch()
 	internal.set("fork_queue", { h = 1, t = 0 })
 end
 
