@@ -473,6 +473,13 @@ function skynet.self()
 	return c.handle
 end
 
+-- Only `.name`s are local: a global name is the harbor's (skynet.harbor.queryname).
+function skynet.localname(name)
+	if string_byte(name) == 46 then
+		return c.command("QUERY", name)
+	end
+end
+
 function skynet.address(addr)
 	if type(addr) == "number" then
 		return string_format(":%08x", addr)
@@ -587,7 +594,7 @@ local LAZY = [[
  env:getenv,setenv,memlimit stat:mqlen,stat,endless,info_func,handler_count,command_count
  trace:trace,tracetag,tracelog,traceproto,tracecall,trace_timeout
  raw:rawsend,rawcall,redirect,tostring,trash,genid,harbor,term,dispatch_unknown_request,dispatch_unknown_response
- unique:uniqueservice,queryservice,localname migrate:migrate,restore
+ unique:uniqueservice,queryservice migrate:migrate,restore
 ]]
 local string_match = string.match
 

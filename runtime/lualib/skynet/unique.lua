@@ -1,19 +1,9 @@
--- Services by name: unique services through the service manager (skynet.uniqueservice,
--- queryservice) and the node's local names (skynet.localname). Loaded by skynet.lua on
--- first use.
+-- Unique services through the service manager (skynet.uniqueservice / queryservice).
+-- Loaded by skynet.lua on first use.
 
-local assert, string_byte = assert, string.byte
+local assert = assert
 
-return function(skynet, internal)
-	local c = internal.core
-
-	-- Only `.name`s are local: a global name is the harbor's (skynet.harbor.queryname).
-	function skynet.localname(name)
-		if string_byte(name) == 46 then
-			return c.command("QUERY", name)
-		end
-	end
-
+return function(skynet)
 	function skynet.uniqueservice(global, ...)
 		if global == true then
 			return assert(skynet.call(".service", "lua", "GLAUNCH", ...))
