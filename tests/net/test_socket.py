@@ -372,7 +372,12 @@ end)
         c.sendall(b"y" * 5000)  # no newline, more than the limit
         assert "socket buffer overflow" in n.wait_log("socket buffer overflow")
         assert n.wait_log("LINE").startswith("LINE false")
-        assert c.recv(10) == b""
+        # closed by the node: an orderly end, or a reset when the kernel still held bytes
+        # the node never read (which of the two depends on timing)
+        try:
+            assert c.recv(10) == b""
+        except ConnectionResetError:
+            pass
         c.close()
 
 
