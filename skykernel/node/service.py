@@ -231,6 +231,8 @@ class LuaService(Service):
         self.lua = lua
         self.base_memory = (int(lua.globals().collectgarbage(b"count") * 1024)
                             - lua.get_memory_used())
+        if self.memlimit:  # set before the state existed (a reload carries the old one's)
+            self.set_memlimit(self.memlimit)
         load = lua.globals().load
         core_main = load(node.runtime_code("skynet/core.lua"), b"=core", b"b")
         self.core = core_main(self.handle, node.lualib_dir.encode(), self._command, self._alive)

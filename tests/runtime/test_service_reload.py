@@ -120,3 +120,33 @@ end)
         assert await node.call(h, "lua") == (1,)
         assert [ln.text for ln in node.logger.history].count("restored false") == 2
     run(tree, body)
+
+
+def test_a_reloaded_service_keeps_its_memory_limit(tree):
+    tree.write({"service/limited.lua": """
+local skynet = require "skynet"
+require "skynet.manager"
+skynet.start(function()
+	skynet.dispatch("lua", function(_, _, kb)
+		local ok = pcall(function()
+			local t = {}
+			for i = 1, kb * 64 do t[i] = i end -- about 16 bytes an item
+			return t
+		end)
+		skynet.retpack(ok)
+	end)
+	skynet.register(".limited")
+end)
+"""})
+
+    async def body(node):
+        h = await node.newservice("limited")
+        node.service(h).set_memlimit(2 * 1024 * 1024)  # skynet.memlimit's 2 MB
+        assert await node.call(".limited", "lua", 256) == (True,)
+        assert await node.call(".limited", "lua", 4096) == (False,)  # 4 MB: refused
+        await restart_service(node, ".limited")
+        assert node.service(h).memlimit == 2 * 1024 * 1024
+        assert await node.call(".limited", "lua", 256) == (True,)
+        assert await node.call(".limited", "lua", 4096) == (False,)  # still refused
+
+    run(tree, body)
