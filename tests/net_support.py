@@ -19,8 +19,18 @@ from conftest import Tree, messages
 from skykernel.node.node import Node
 
 
-def open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
+def open_sockets() -> set[str]:
+    """The sockets this process has open, by identity (`socket:[inode]`). A leak check
+    compares sets: a count would also move when an earlier test's socket is collected."""
+    found = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # closed meanwhile (the listing's own descriptor, for one)
+            continue
+        if target.startswith("socket:"):
+            found.add(target)
+    return found
 
 
 def free_port() -> int:

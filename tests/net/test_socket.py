@@ -10,7 +10,7 @@ import time
 from net_support import (
     NodeThread,
     connect,
-    open_fds,
+    open_sockets,
     recv_all,
     recv_exact,
     wait_until,
@@ -253,7 +253,7 @@ end)
 """})
     with NodeThread(tree) as n:
         n.wait_log("READY")
-        before = open_fds()
+        before = open_sockets()
         holder = n.run(n.node.newservice("holder"))
         port = n.wait_port()
         clients = [connect(port) for _ in range(5)]
@@ -261,13 +261,14 @@ end)
             c.sendall(b"x")
         wait_until(lambda: sum("ACCEPTED" in t for t in n.lines()) == 6, what="6 accepts")
         n.wait_log("OUT true")
-        assert open_fds() > before
+        assert open_sockets() - before
         n.node.kill(holder)
         for c in clients:
             c.settimeout(10)
             assert c.recv(10) == b""  # the node closed its end
             c.close()
-        wait_until(lambda: open_fds() == before, what="descriptors back to where they were")
+        wait_until(lambda: not open_sockets() - before,
+                   what=lambda: f"the sockets opened since to close: {open_sockets() - before}")
         assert not [s for s in n.node.net.sockets.values() if s.owner == holder]
         # and the port is free again
         again = socket.socket()
