@@ -10,7 +10,7 @@
 local c = require "skynet.core"
 local seri = require "skynet.seri"
 
-local tostring, type, select, pairs = tostring, type, select, pairs
+local tostring, type, select = tostring, type, select
 local assert, error, pcall, xpcall, setmetatable = assert, error, pcall, xpcall, setmetatable
 local string_format = string.format
 local table_remove, table_pack, table_unpack = table.remove, table.pack, table.unpack

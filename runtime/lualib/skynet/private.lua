@@ -97,7 +97,7 @@ end
 -- dispatched: fail them, as the node fails the messages still queued for a dead service.
 do
 	local batch, batch_pos, batch_n, csend -- skynet.lua's, joined below
-	local PTYPE_RESPONSE, PTYPE_ERROR = 1, 7
+	local PTYPE_RESPONSE, PTYPE_ERROR = skynet.PTYPE_RESPONSE, skynet.PTYPE_ERROR
 	function internal.fail_rest_of_batch()
 		local b = batch
 		if b == nil then
