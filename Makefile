@@ -14,8 +14,11 @@ $(STAMP): pyproject.toml
 
 # Compiled bytecode for our own modules even where the environment says not to write
 # it on import (PYTHONDONTWRITEBYTECODE): otherwise every kernel start compiles them.
+# The pack format's C is built here for each Lua version (cached; without a C compiler
+# services use the Lua one): a node would build it on first use, this says so up front.
 setup: $(STAMP)
 	$(BIN)/python -m compileall -q skykernel
+	$(BIN)/python -m skykernel.node.native
 
 # Debian's chromium for the browser tests (never a downloaded browser build).
 chromium:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import seri
+from . import native, seri
 from .bytecode import thin
 from .codecache import CodeCache
 from .config import Config, ConfigError, default_config
@@ -94,6 +94,9 @@ class Node:
         self.scheduler = Scheduler(self, threads or self.config.thread)
         self.monitor = Monitor(self, endless_seconds)
         self.lualib_dir = str(RUNTIME_DIR / "lualib")
+        #: The pack format in C for this node's Lua version (node/native), b"" where the
+        #: services use skynet/seri.lua instead.
+        self.seri_library = (native.library(self.config.lua) or "").encode()
         own_services = str(RUNTIME_DIR / "service" / "?.lua")
         self.service_path = ";".join([*self.config.luaservice, own_services])
         self.lua_path = ";".join(self.config.lua_path)
@@ -119,6 +122,9 @@ class Node:
         self.patches: Any = None
         self._started = False
         self._closed = False
+        if native.failure(self.config.lua):
+            self.logger.write(0, "skynet.pack runs in Lua: the C did not build: "
+                              + native.failure(self.config.lua))
         for key in self.config.ignored:
             self.logger.write(0, f"config key {key} is ignored (it only matters to C skynet)")
 

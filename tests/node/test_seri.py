@@ -1,4 +1,5 @@
-"""skynet.seri (Lua) and skykernel.node.seri (Python) against skynet's lua-seri bytes."""
+"""skynet.seri (in Lua and in C) and skykernel.node.seri (Python) against skynet's lua-seri
+bytes."""
 
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # the package may not be installed into the venv
     sys.path.insert(0, str(ROOT))
 
+from seri_support import IMPLS, open_seri  # noqa: E402
+
 from skykernel.node import seri as pyseri  # noqa: E402
-from skykernel.node.luastate import LuaError, module  # noqa: E402
+from skykernel.node.luastate import LuaError, default_version, module  # noqa: E402
 
 LuaRuntime = module().LuaRuntime  # the suite's Lua (SKYKERNEL_LUA), as services run it
 
-SERI_LUA = ROOT / "runtime" / "lualib" / "skynet" / "seri.lua"
 DEPTH_ERR = "serialize can't pack too depth table"
 
 OBSERVED = [
@@ -44,10 +46,11 @@ BOUNDARY_INTS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def lua() -> LuaRuntime:
+@pytest.fixture(scope="module", params=IMPLS)
+def lua(request: pytest.FixtureRequest) -> LuaRuntime:
+    """A state whose global `seri` is one implementation: skynet/seri.lua or the C."""
     rt = LuaRuntime(encoding=None, register_eval=False, register_builtins=False)
-    rt.globals().seri = rt.execute(SERI_LUA.read_bytes())
+    rt.globals().seri = open_seri(rt, default_version(), request.param)
     return rt
 
 

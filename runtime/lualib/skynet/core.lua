@@ -7,7 +7,7 @@
 -- The bridge: Python callables, passed as arguments (a table would cost a conversion).
 -- Few of them, because each costs every service a wrapper on both sides: what is not on
 -- a hot path (logging, loading code, a full outbox, threads) goes through py_command.
-local handle, lualib, py_command, py_alive = ...
+local handle, lualib, py_command, py_alive, seri_c = ...
 
 -- Loading a service allocates only what it keeps: collecting during the load is wasted
 -- work, so the collector waits until the loader is done (the node restarts it).
@@ -308,6 +308,11 @@ end
 
 package.searchers = { package.searchers[1], lua_searcher }
 package.cpath = ""
+-- The pack format in C (skykernel/node/native), where the node could build it: require
+-- "skynet.seri" then finds it first, and skynet/seri.lua is never loaded.
+if seri_c ~= "" then
+	package.preload["skynet.seri"] = package.loadlib(seri_c, "luaopen_skynet_seri")
+end
 
 -- skynet.require (the loader makes it `require`): Lua's require in the main chunk and
 -- for what is loaded; the rest of it (loading in a coroutine, skynet.init lists) is in

@@ -46,6 +46,9 @@ local function pack_table(b, n, t, depth)
 		n = n + 1
 		b[n] = "\6"
 		for k, v in mpairs(t) do
+			if depth > MAX_DEPTH then -- as deep as a plain table, it may yield nothing
+				error("serialize can't pack too depth table", 0)
+			end
 			n = pack_value(b, pack_value(b, n, k, depth), v, depth)
 		end
 		n = n + 1

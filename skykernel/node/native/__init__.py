@@ -1,0 +1,149 @@
+"""skykernel's own C: the pack format (seri.c) for every service, built on this machine.
+
+skynet runs `skynet.pack` / `skynet.unpack` in C; so does a skykernel node wherever a C
+compiler is at hand, built the first time a node of a Lua version needs it (a fraction
+of a second, then cached). Without a compiler, or with SKYKERNEL_NATIVE=0, services use
+runtime/lualib/skynet/seri.lua: the same bytes and errors, about four times slower for
+a table.
+
+Each build is linked against the lupa extension of its Lua version, by the extension's
+own path. lupa imports its extensions privately (RTLD_LOCAL) and none of them may be
+made global (node/luastate.py says why), so a module that merely left the `lua_*`
+names undefined would not load; linked this way, its Lua calls go to that extension's
+core and no other, and 5.4 and 5.5 nodes can share a process. The build is therefore
+tied to one extension file: its path, size and time are part of the cache key, as is
+the source.
+
+Where the builds go: $SKYKERNEL_NATIVE_DIR, else $XDG_CACHE_HOME/skykernel, else
+~/.cache/skykernel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+from .. import luastate
+
+HERE = Path(__file__).resolve().parent
+SOURCES = ("seri.c",)
+HEADERS = ("luaapi.h",)
+#: The function package.loadlib opens (what `require "skynet.seri"` would look for).
+SERI_OPEN = "luaopen_skynet_seri"
+ENABLE_ENV = "SKYKERNEL_NATIVE"
+DIR_ENV = "SKYKERNEL_NATIVE_DIR"
+CFLAGS = ("-O2", "-std=c99", "-fPIC", "-shared", "-Wall", "-Werror")
+
+_built: dict[tuple[str, str, str], str | None] = {}
+_lock = threading.Lock()
+
+
+class NativeBuildError(RuntimeError):
+    """The compiler refused the C (its own words follow)."""
+
+
+def enabled() -> bool:
+    """False when SKYKERNEL_NATIVE says 0 (or no/off/false): every state uses the Lua."""
+    return os.environ.get(ENABLE_ENV, "1").strip().lower() not in ("0", "no", "off", "false")
+
+
+def compiler() -> str | None:
+    """The C compiler to build with ($CC, else cc), or None if there is none."""
+    return shutil.which(os.environ.get("CC") or "cc")
+
+
+def cache_dir() -> Path:
+    given = os.environ.get(DIR_ENV)
+    if given:
+        return Path(given)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "skykernel"
+
+
+def _key(version: str, cc: str) -> str:
+    h = hashlib.sha256()
+    for name in (*SOURCES, *HEADERS):
+        h.update((HERE / name).read_bytes())
+    ext = luastate.extension_file(version)
+    st = os.stat(ext)
+    h.update(f"{ext}\0{st.st_size}\0{st.st_mtime_ns}\0{cc}\0{' '.join(CFLAGS)}".encode())
+    return h.hexdigest()[:16]
+
+
+def build(version: str) -> str:
+    """Compile the C for `version` unless a current build is cached; its path.
+
+    Raises NativeBuildError if there is no compiler or it fails. Safe to run from
+    several processes at once: each compiles to its own file and renames it into place.
+    """
+    cc = compiler()
+    if cc is None:
+        raise NativeBuildError("no C compiler (cc, or $CC) on PATH")
+    target = cache_dir() / f"seri-{version}-{_key(version, cc)}.so"
+    if target.is_file():
+        return str(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
+    os.close(fd)
+    try:
+        cmd = [cc, *CFLAGS, "-o", tmp, *(str(HERE / s) for s in SOURCES),
+               luastate.extension_file(version)]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            raise NativeBuildError(f"{' '.join(cmd)}\n{done.stderr.strip()}")
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return str(target)
+
+
+def library(version: str) -> str | None:
+    """The C pack format's library for `version`, built if need be; None where the Lua
+    one serves (disabled, no compiler, or a build that failed: its error is in
+    `failure(version)`). Built at most once per process, compiler and cache."""
+    if not enabled():
+        return None
+    cc = compiler()
+    if cc is None:
+        return None
+    key = (version, cc, str(cache_dir()))
+    with _lock:
+        if key not in _built:
+            path: str | None = None
+            try:
+                path = build(version)
+                _failures.pop(version, None)
+            except (NativeBuildError, OSError, subprocess.SubprocessError) as e:
+                _failures[version] = str(e)
+            _built[key] = path
+        return _built[key]
+
+
+_failures: dict[str, str] = {}
+
+
+def failure(version: str) -> str | None:
+    """Why the C could not be built for `version` (None: it was, or was not asked for)."""
+    return _failures.get(version)
+
+
+def main() -> int:
+    """`python -m skykernel.node.native`: build for every Lua version now (make setup)."""
+    status = 0
+    for version in luastate.VERSIONS:
+        try:
+            print(f"skykernel: pack format in C for Lua {version}: {build(version)}")
+        except NativeBuildError as e:
+            print(f"skykernel: pack format stays in Lua for Lua {version}: {e}")
+            status = 0 if compiler() is None else 1
+    return status
+
+
+__all__ = ["ENABLE_ENV", "SERI_OPEN", "NativeBuildError", "build", "cache_dir", "compiler",
+           "enabled", "failure", "library"]
