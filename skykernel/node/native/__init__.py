@@ -20,6 +20,7 @@ Where the builds go: $SKYKERNEL_NATIVE_DIR, else $XDG_CACHE_HOME/skykernel, else
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
 import shutil
@@ -40,6 +41,7 @@ DIR_ENV = "SKYKERNEL_NATIVE_DIR"
 CFLAGS = ("-O2", "-std=c99", "-fPIC", "-shared", "-Wall", "-Werror")
 
 _built: dict[tuple[str, str, str], str | None] = {}
+_held: list[ctypes.CDLL] = []
 _lock = threading.Lock()
 
 
@@ -118,6 +120,10 @@ def library(version: str) -> str | None:
             path: str | None = None
             try:
                 path = build(version)
+                # Held open for the life of the process: each state's package.loadlib
+                # then only counts a reference (about 1 us), where otherwise the last
+                # state to close unloads it and the next one maps it again (30 us).
+                _held.append(ctypes.CDLL(path))
                 _failures.pop(version, None)
             except (NativeBuildError, OSError, subprocess.SubprocessError) as e:
                 _failures[version] = str(e)
