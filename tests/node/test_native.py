@@ -56,3 +56,36 @@ def test_a_build_that_fails_leaves_lua_and_says_why(tree: Tree,
     assert lines[0].endswith("cc: out of order")
     assert lines[1:] == ["impl Lua Lua", *SAME]
     assert not list((tree.root / "native").glob("*"))  # no half-written build left
+
+
+@pytest.mark.parametrize("impl", ["lua", "c"])
+def test_the_memory_limit_fails_a_pack_cleanly(impl: str) -> None:
+    """A pack or unpack that runs out of a state's memory fails as a Lua error the
+    service can catch, and the state goes on packing (the C build allocates nothing
+    outside the state, so a long jump out of it leaks nothing)."""
+    from seri_support import open_seri
+
+    from skykernel.node.luastate import default_version, new_state
+
+    lua = new_state(encoding=None, max_memory=4 << 20)
+    check = lua.eval(b"""function(seri)
+        local big = {}
+        for i = 1, 2000 do big[i] = string.rep(string.char(65 + i % 26), 1000) .. i end
+        local out = {}
+        for round = 1, 3 do
+            local kept, ok, err = {}, true, nil
+            while ok do
+                ok, err = pcall(seri.pack, big)
+                kept[#kept + 1] = ok and err or nil
+            end
+            kept = nil
+            collectgarbage()
+            out[round] = err
+        end
+        local again = seri.pack({ 1, "two" })
+        local a, b = seri.unpack(seri.pack(7, "x"))
+        return out[1], out[3], #again, a, b
+    end""")
+    first, third, n, a, b = check(open_seri(lua, default_version(), impl))
+    assert b"not enough memory" in first and b"not enough memory" in third
+    assert (n, a, b) == (8, 7, b"x")

@@ -287,6 +287,41 @@ def test_depth_limit_lua(lua: LuaRuntime) -> None:
     assert lpack(lua, "{1,2,x=3}") == OBSERVED[0][2]
 
 
+PROXY = """(function(levels, leaf)
+    -- a chain of proxies, each showing its child through __pairs (as sharedata's do)
+    local function proxy(child)
+        return setmetatable({}, { __pairs = function() return next, { v = child } end })
+    end
+    local v = leaf
+    for _ = 1, levels do v = proxy(v) end
+    return v
+end)"""
+
+
+def test_pairs_packs_what_it_yields(lua: LuaRuntime) -> None:
+    """A table with __pairs packs as its pairs (no array part), raw content unseen."""
+    expr = 'setmetatable({ hidden = 1 }, { __pairs = function() return next, { a = 1 } end })'
+    assert lpack(lua, expr) == bytes.fromhex("060c610a0100")
+    assert lround(lua, expr, "v.n == 1 and v[1].a == 1 and v[1].hidden == nil")
+
+
+def test_pairs_that_fails_leaves_the_module_usable(lua: LuaRuntime) -> None:
+    err = lerror(lua, 'seri.pack({ 1, setmetatable({}, { __pairs = function() '
+                      'return function() error("broken proxy", 0) end end }) })')
+    assert err == "broken proxy"
+    assert lpack(lua, "{1,2,x=3}") == OBSERVED[0][2]
+
+
+def test_pairs_is_held_to_the_depth_limit(lua: LuaRuntime) -> None:
+    """Proxies nest as deep as tables may, by the same rule: past the limit a table may
+    only be empty, whatever shows its contents."""
+    assert lround(lua, f"{PROXY}(32, 1)", "v.n == 1")
+    assert lpack(lua, f"{PROXY}(33, nil)") == (bytes.fromhex("060c76") * 32 + b"\x06\x00"
+                                                + b"\x00" * 32)
+    assert lerror(lua, f"seri.pack({PROXY}(33, 1))") == DEPTH_ERR
+    assert lerror(lua, f"seri.pack({PROXY}(1000, 1))") == DEPTH_ERR
+
+
 def test_depth_limit_python(lua: LuaRuntime) -> None:
     v: list = [1]
     for _ in range(31):
