@@ -4,12 +4,14 @@ are held to each other in test_seri.py and test_fuzz_seri.py."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from conftest import Tree
-from seri_support import c_library
+from seri_support import c_library, open_seri
 
 from skykernel.node import native
-from skykernel.node.luastate import VERSIONS
+from skykernel.node.luastate import VERSIONS, default_version, new_state
 
 PROBE = """
 local skynet = require "skynet"
@@ -39,6 +41,22 @@ def test_services_pack_in_c(tree: Tree, version: str) -> None:
     assert probe(tree, f'lua = "{version}"\n') == ["impl C C", *SAME]
 
 
+@pytest.mark.parametrize("version", VERSIONS)
+def test_it_builds_from_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                version: str) -> None:
+    """The build itself, into an empty cache (the suite's other tests may find one made
+    earlier on this machine), and what it built works in a state of its version."""
+    c_library(version)  # skips where there is no compiler
+    monkeypatch.setenv(native.DIR_ENV, str(tmp_path))
+    path = native.build(version)
+    assert [p.name for p in tmp_path.iterdir()] == [path.rsplit("/", 1)[1]]
+    assert path.startswith(str(tmp_path)) and f"seri-{version}-" in path
+    lua = new_state(version=version, encoding=None)
+    seri = open_seri(lua, version, "c")
+    assert lua.eval(b"debug.getinfo")(seri.pack, b"S").what == b"C"
+    assert seri.unpack(seri.pack(1, b"two", 3.5)) == (1, b"two", 3.5)
+
+
 def test_switched_off_services_pack_in_lua(tree: Tree, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(native.ENABLE_ENV, "0")
     assert probe(tree) == ["impl Lua Lua", *SAME]
@@ -63,10 +81,6 @@ def test_the_memory_limit_fails_a_pack_cleanly(impl: str) -> None:
     """A pack or unpack that runs out of a state's memory fails as a Lua error the
     service can catch, and the state goes on packing (the C build allocates nothing
     outside the state, so a long jump out of it leaks nothing)."""
-    from seri_support import open_seri
-
-    from skykernel.node.luastate import default_version, new_state
-
     lua = new_state(encoding=None, max_memory=4 << 20)
     check = lua.eval(b"""function(seri)
         local big = {}
