@@ -122,9 +122,9 @@ class Node:
         self.patches: Any = None
         self._started = False
         self._closed = False
-        if native.failure(self.config.lua):
-            self.logger.write(0, "skynet.pack runs in Lua: the C did not build: "
-                              + native.failure(self.config.lua))
+        why = native.failure(self.config.lua)
+        if why:
+            self.logger.write(0, f"skynet.pack runs in Lua: the C did not build: {why}")
         for key in self.config.ignored:
             self.logger.write(0, f"config key {key} is ignored (it only matters to C skynet)")
 

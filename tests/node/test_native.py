@@ -76,6 +76,23 @@ def test_a_build_that_fails_leaves_lua_and_says_why(tree: Tree,
     assert not list((tree.root / "native").glob("*"))  # no half-written build left
 
 
+def test_a_failed_build_belongs_to_its_compiler(tree: Tree,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node started after a failed build, with the working compiler whose build the
+    process already has, packs in C and reports no failure."""
+    version = default_version()
+    c_library(version)  # skips where there is no compiler
+    monkeypatch.setenv(native.DIR_ENV, str(tree.root / "native"))
+    assert native.library(version)
+    broken = tree.root / "cc"
+    broken.write_text("#!/bin/sh\nexit 1\n")
+    broken.chmod(0o755)
+    monkeypatch.setenv("CC", str(broken))
+    assert probe(tree)[0].startswith("skynet.pack runs in Lua: the C did not build: ")
+    monkeypatch.delenv("CC")
+    assert probe(tree) == ["impl C C", *SAME]
+
+
 @pytest.mark.parametrize("impl", ["lua", "c"])
 def test_the_memory_limit_fails_a_pack_cleanly(impl: str) -> None:
     """A pack or unpack that runs out of a state's memory fails as a Lua error the

@@ -40,13 +40,17 @@ ENABLE_ENV = "SKYKERNEL_NATIVE"
 DIR_ENV = "SKYKERNEL_NATIVE_DIR"
 CFLAGS = ("-O2", "-std=c99", "-fPIC", "-shared", "-Wall", "-Werror")
 
-_built: dict[tuple[str, str, str], str | None] = {}
+_built: dict[tuple[str, str, str], tuple[str | None, str | None]] = {}
 _held: list[ctypes.CDLL] = []
 _lock = threading.Lock()
 
 
 class NativeBuildError(RuntimeError):
     """The compiler refused the C (its own words follow)."""
+
+
+#: What a build can fail with: the compiler's refusal, or the cache it writes to.
+BUILD_ERRORS = (NativeBuildError, OSError, subprocess.SubprocessError)
 
 
 def enabled() -> bool:
@@ -67,11 +71,10 @@ def cache_dir() -> Path:
     return Path(base) / "skykernel"
 
 
-def _key(version: str, cc: str) -> str:
+def _key(ext: str, cc: str) -> str:
     h = hashlib.sha256()
     for name in (*SOURCES, *HEADERS):
         h.update((HERE / name).read_bytes())
-    ext = luastate.extension_file(version)
     st = os.stat(ext)
     h.update(f"{ext}\0{st.st_size}\0{st.st_mtime_ns}\0{cc}\0{' '.join(CFLAGS)}".encode())
     return h.hexdigest()[:16]
@@ -86,15 +89,15 @@ def build(version: str) -> str:
     cc = compiler()
     if cc is None:
         raise NativeBuildError("no C compiler (cc, or $CC) on PATH")
-    target = cache_dir() / f"seri-{version}-{_key(version, cc)}.so"
+    ext = luastate.extension_file(version)
+    target = cache_dir() / f"seri-{version}-{_key(ext, cc)}.so"
     if target.is_file():
         return str(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
     os.close(fd)
     try:
-        cmd = [cc, *CFLAGS, "-o", tmp, *(str(HERE / s) for s in SOURCES),
-               luastate.extension_file(version)]
+        cmd = [cc, *CFLAGS, "-o", tmp, *(str(HERE / s) for s in SOURCES), ext]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         if done.returncode != 0:
             raise NativeBuildError(f"{' '.join(cmd)}\n{done.stderr.strip()}")
@@ -105,38 +108,39 @@ def build(version: str) -> str:
     return str(target)
 
 
-def library(version: str) -> str | None:
-    """The C pack format's library for `version`, built if need be; None where the Lua
-    one serves (disabled, no compiler, or a build that failed: its error is in
-    `failure(version)`). Built at most once per process, compiler and cache."""
+def _outcome(version: str) -> tuple[str | None, str | None]:
+    """(library path, None) or (None, why the build failed) for `version` with the
+    compiler and cache asked for now; (None, None) where no build is attempted. Built at
+    most once per process, compiler and cache, so both answers come from that one try."""
     if not enabled():
-        return None
+        return None, None
     cc = compiler()
     if cc is None:
-        return None
+        return None, None
     key = (version, cc, str(cache_dir()))
     with _lock:
         if key not in _built:
-            path: str | None = None
             try:
                 path = build(version)
                 # Held open for the life of the process: each state's package.loadlib
                 # then only counts a reference (about 1 us), where otherwise the last
                 # state to close unloads it and the next one maps it again (30 us).
                 _held.append(ctypes.CDLL(path))
-                _failures.pop(version, None)
-            except (NativeBuildError, OSError, subprocess.SubprocessError) as e:
-                _failures[version] = str(e)
-            _built[key] = path
+                _built[key] = (path, None)
+            except BUILD_ERRORS as e:
+                _built[key] = (None, str(e))
         return _built[key]
 
 
-_failures: dict[str, str] = {}
+def library(version: str) -> str | None:
+    """The C pack format's library for `version`, built if need be; None where the Lua
+    one serves (disabled, no compiler, or a build that failed: see `failure`)."""
+    return _outcome(version)[0]
 
 
 def failure(version: str) -> str | None:
-    """Why the C could not be built for `version` (None: it was, or was not asked for)."""
-    return _failures.get(version)
+    """Why the C could not be built for `version` (None: it was, or was not tried)."""
+    return _outcome(version)[1]
 
 
 def main() -> int:
@@ -145,7 +149,7 @@ def main() -> int:
     for version in luastate.VERSIONS:
         try:
             print(f"skykernel: pack format in C for Lua {version}: {build(version)}")
-        except NativeBuildError as e:
+        except BUILD_ERRORS as e:
             print(f"skykernel: pack format stays in Lua for Lua {version}: {e}")
             status = 0 if compiler() is None else 1
     return status
