@@ -334,6 +334,20 @@ local function loop_main()
 end
 
 function skynet.dispatch_message(...)
+	-- A batch of one response that wakes a coroutine (a call's answer, a timer) needs no
+	-- loop coroutine: the woken one runs from here, as in skynet's dispatch. That is half
+	-- of every sequential call, and it saves a resume, a yield and the batch's table.
+	if batch == nil and not exited and select("#", ...) == 4 then
+		local source, prototype, session, msg = ...
+		if prototype == PTYPE_RESPONSE and type(session_id_coroutine[session]) == "thread" then
+			local ok, err = pcall(raw_dispatch_message, source, prototype, session, msg)
+			if not ok then
+				log_call_error(source, session, #msg, err)
+			end
+			after_message()
+			return
+		end
+	end
 	batch = { ... }
 	batch_pos = 1
 	batch_n = select("#", ...)
