@@ -101,7 +101,7 @@ def setenv(node: Node, svc: LuaService, key: bytes, value: bytes) -> None:
 @command("LAUNCH")
 def launch(node: Node, svc: LuaService, args: bytes) -> int:
     text = args.decode()
-    return node.launch(text[6:] if text.startswith("snlua ") else text)
+    return node.launch(text[6:] if text.startswith("snlua ") else text, wake=False)
 
 
 @command("EXIT")

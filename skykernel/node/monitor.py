@@ -4,7 +4,9 @@ service that is still running from running on.
 skynet's monitor thread checks each worker every 5 s and logs the message that has not
 moved on; so does this one. A service killed while it runs is interrupted at once
 (node.kill); if its code swallows that error and keeps looping, the monitor interrupts it
-again on each round until its worker comes back and closes it.
+again on each round until its worker comes back and closes it. Each round also nudges
+the scheduler, so that a service queued while a worker sleeps (a launch left to the
+launching worker, whose delivery ran on) never waits longer than a round.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class Monitor:
         while not self._stop.wait(TICK):
             self._check_workers()
             self._hit_killed()
+            self.node.scheduler.nudge()
 
     def _check_workers(self) -> None:
         now = time.monotonic()

@@ -288,8 +288,9 @@ class Node:
 
     # --- services ----------------------------------------------------------------------
 
-    def launch(self, args: str) -> int:
-        """Create a service; its state is built when a worker first runs it."""
+    def launch(self, args: str, *, wake: bool = True) -> int:
+        """Create a service; its state is built when a worker first runs it (wake=False:
+        by the calling worker when its delivery ends, see Scheduler.schedule)."""
         name = args.split()[0] if args.strip() else ""
         handle = self.handles.allocate()
         svc: Service
@@ -300,7 +301,7 @@ class Node:
         self.handles.register(handle, svc)
         kind = "snlua " if isinstance(svc, LuaService) else ""
         self.logger.write(handle, f"LAUNCH {kind}{args}")
-        self.scheduler.schedule(svc)
+        self.scheduler.schedule(svc, wake=wake)
         return handle
 
     def boot_service(self, svc: LuaService) -> None:

@@ -182,12 +182,25 @@ class Scheduler:
             self.route(source, frames, start)
             self.wake()
 
-    def schedule(self, svc: Service) -> None:
-        """Put a service that has messages (or was just created) on the run queue."""
+    def schedule(self, svc: Service, *, wake: bool = True) -> None:
+        """Put a service that has messages (or was just created) on the run queue.
+
+        wake=False leaves it to the calling worker, whose delivery is about to end: a
+        service launched from Lua (the launcher's LAUNCH) is built by the worker that
+        ran the launch, rather than by a sleeping one woken for it, which costs a hand-off
+        between threads and a fight for the GIL (a sixth of a newservice). If that
+        delivery runs on instead, the monitor's next round (nudge) wakes a worker."""
         with self.lock:
             if not svc.scheduled and not svc.dead:
                 svc.scheduled = True
                 self.runq.append(svc)
+            if wake:
+                self.wake()
+
+    def nudge(self) -> None:
+        """The monitor's round (every 0.2 s): a service left queued while a worker
+        sleeps gets one."""
+        with self.lock:
             self.wake()
 
     def hold(self, svc: Service) -> None:
@@ -252,6 +265,8 @@ class Scheduler:
         now = clock()
         try:
             while True:
+                if self._stopping:  # services that keep messaging each other never idle
+                    return
                 if timer.next_at <= now:
                     self.fire_timers()
                 if chain is not None:

@@ -18,6 +18,8 @@ from test_debug_console import Client, console_port
 from skykernel.node.inject import inject
 from skykernel.node.node import Node
 
+MAIN = 'local skynet = require "skynet"\n'
+
 LOOPER = """
 local skynet = require "skynet"
 local CMD = {}
@@ -167,3 +169,57 @@ def test_with_one_thread_a_loop_still_stops(tree: Tree) -> None:
         assert await node.call(looper, "lua", "ping") == (b"pong",)
 
     _run(tree, body, threads=1)
+
+
+def test_a_service_launched_by_a_long_run_still_starts(tree: Tree) -> None:
+    """A launch from Lua is left to the launching worker (no hand-off), but a delivery
+    that runs on does not keep the new service waiting: the monitor's round gives it the
+    other worker."""
+    tree.write({
+        "service/main.lua": MAIN + """
+require "skynet.manager"
+skynet.start(function()
+    skynet.launch("snlua", "child")
+    local t = os.clock()
+    while os.clock() - t < 3 do end -- CPU seconds: at least 1.5 s on two workers
+    skynet.error("main done")
+    skynet.sleep(1)
+    skynet.error("END")
+end)
+""",
+        "service/child.lua": MAIN + 'skynet.start(function() skynet.error("child up") end)\n',
+    })
+    lines = tree.run(threads=2)
+    assert lines.index("child up") < lines.index("main done")
+
+
+PINGPONG = """
+local skynet = require "skynet"
+local hits = 0
+skynet.start(function()
+    skynet.dispatch("lua", function(_, _, peer, n)
+        if peer == "count" then return skynet.ret(skynet.pack(hits)) end
+        hits = hits + 1
+        skynet.send(peer, "lua", skynet.self(), n + 1)
+    end)
+end)
+"""
+
+
+def test_services_messaging_each_other_forever_never_starve_the_rest(tree: Tree) -> None:
+    """Two services that send to each other forever, on one worker: each message goes to
+    an idle service, which the worker delivers at once while no other waits; a timer's
+    ticks still run, a call still gets through, and shutdown ends the worker."""
+    tree.write({"service/pingpong.lua": PINGPONG})
+
+    async def body(node: Node) -> None:
+        a = await node.newservice("pingpong")
+        b = await node.newservice("pingpong")
+        node.send(a, "lua", b, 0)
+        await node.newservice("ticker")
+        await _until(lambda: _ticks(node) >= 3, what="three ticks")
+        (hits,) = await node.call(a, "lua", "count")
+        assert hits > 100
+
+    node = _run(tree, body, threads=1)
+    assert not any(w.thread.is_alive() for w in node.scheduler.workers if w.thread)
