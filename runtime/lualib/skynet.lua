@@ -6,6 +6,7 @@
 -- Delivery is leaner than skynet's: a batch of messages runs inside one long-lived loop
 -- coroutine, and a request's handler runs inline in it. Only when a handler blocks (a call,
 -- a sleep) does that coroutine stay with the handler, and a fresh one takes over the batch.
+-- A lone response skips the loop: the coroutine it wakes is resumed from the delivery.
 
 local c = require "skynet.core"
 local seri = require "skynet.seri"
