@@ -223,3 +223,35 @@ def test_services_messaging_each_other_forever_never_starve_the_rest(tree: Tree)
 
     node = _run(tree, body, threads=1)
     assert not any(w.thread.is_alive() for w in node.scheduler.workers if w.thread)
+
+
+RELAY = """
+local skynet = require "skynet"
+skynet.start(function()
+    skynet.dispatch("lua", function(_, _, peer, text)
+        if peer == "log" then skynet.error("got " .. text) return end
+        skynet.send(peer, "lua", "log", text)
+    end)
+end)
+"""
+
+
+def test_a_held_service_is_never_handed_a_message_directly(tree: Tree) -> None:
+    """A delivery's one message to an idle service goes straight to it on the same
+    worker, but not while that service is held (a reload or a kill reading its state):
+    it waits in the queue until released."""
+    tree.write({"service/relay.lua": RELAY})
+
+    async def body(node: Node) -> None:
+        a = await node.newservice("relay")
+        b = await node.newservice("relay")
+        held = node.handles.services[b]
+        node.scheduler.hold(held)
+        node.send(a, "lua", b, "hello")
+        await _until(lambda: held.mqlen() == 1, what="the message queued for the held service")
+        await node.wait_idle()
+        assert not _logged(node, "got hello")
+        node.scheduler.release(held)
+        await _until(lambda: _logged(node, "got hello"), what="the message after release")
+
+    _run(tree, body)
