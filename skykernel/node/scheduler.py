@@ -328,13 +328,14 @@ class Scheduler:
                 if out:
                     dest = services.get(out[1]) if len(out) == 5 else None
                     if dest is not None and not dest.dead:  # one message: the usual hop
+                        frame = (svc.handle, out[2], out[3], out[4])
                         if (not dest.scheduled and not runq and not dest.queue
                                 and dest.booted and not dest.holding and not svc.dead):
                             dest.scheduled = True
                             chain = dest
-                            sent = (svc.handle, out[2], out[3], out[4])
+                            sent = frame
                         else:
-                            dest.queue += (svc.handle, out[2], out[3], out[4])
+                            dest.queue += frame
                             if not dest.scheduled:
                                 dest.scheduled = True
                                 runq.append(dest)
