@@ -6,7 +6,9 @@ moved on; so does this one. A service killed while it runs is interrupted at onc
 (node.kill); if its code swallows that error and keeps looping, the monitor interrupts it
 again on each round until its worker comes back and closes it. Each round also nudges
 the scheduler, so that a service queued while a worker sleeps (a launch left to the
-launching worker, whose delivery ran on) never waits longer than a round.
+launching worker, whose delivery ran on) never waits longer than a round, and, when every
+worker has been busy for a round, reads and writes the node's sockets (which the workers
+poll themselves between deliveries).
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class Monitor:
             self._check_workers()
             self._hit_killed()
             self.node.scheduler.nudge()
+            self.node.scheduler.poll_stalled(TICK)
 
     def _check_workers(self) -> None:
         now = time.monotonic()

@@ -32,6 +32,10 @@ if TYPE_CHECKING:
 #: services taking turns fairly.
 BATCH = 256
 
+#: How often a busy worker looks at the sockets between deliveries (seconds), when no
+#: idle worker waits in the poll.
+POLL_EVERY = 0.001
+
 #: skynet's MQ_OVERLOAD (1024 messages left after one is taken), kept as the queue length
 #: in frame values (4 per message) above which a service's queue is reported.
 OVERLOAD = (1024 + 1) * 4
@@ -61,7 +65,18 @@ class Scheduler:
         self.runq: deque[Service] = deque()
         self.workers = [Worker(i) for i in range(max(1, threads))]
         self.epoch = 0
-        self._sleeping = 0  # workers waiting for work
+        self._sleeping = 0  # workers waiting for work on the condition
+        #: The node's sockets are polled by the workers themselves (leader/followers):
+        #: one idle worker at a time waits in the socket server's poll instead of on the
+        #: condition, so a reply that arrives is read, and its owner run, by the thread
+        #: that was waiting anyway, with no hand-off to another thread. `_polling` is the
+        #: role (taken under the lock); `_poller_idle` says an idle worker holds it, to be
+        #: woken through the socket server's pipe rather than the condition.
+        self._polling = False
+        self._poller_idle = False
+        #: When a busy worker polls between two deliveries (inf: no sockets yet). A
+        #: socket request sets it to 0, so the requester's next pass runs it at once.
+        self.poll_at = float("inf")
         self._busy = 0  # workers delivering a batch
         self._stopping = False
         #: Called under the lock when nothing is queued and no worker is busy.
@@ -81,6 +96,8 @@ class Scheduler:
         with self.lock:
             self._stopping = True
             self._work.notify_all()
+            if self._poller_idle:
+                self.node.net.poke()
         deadline = time.monotonic() + timeout
         for w in self.workers:
             if w.thread is not None:
@@ -137,8 +154,8 @@ class Scheduler:
                 else:
                     if now is None:
                         now = self.timer.now()
-                    if self.timer.add(ticks, source, frames[i + 2], now) and self._sleeping:
-                        self._work.notify()  # a sleeping worker waits for a later deadline
+                    if self.timer.add(ticks, source, frames[i + 2], now):
+                        self._rouse()  # an idle worker waits for a later deadline
                 continue
             svc = services.get(dest)
             if svc is None or svc.dead:
@@ -164,8 +181,16 @@ class Scheduler:
         ones the calling worker will take itself). Waking costs the woken thread a
         context switch and a fight for the GIL, so it is done only when there is work
         for a second thread."""
-        if self._sleeping and len(self.runq) > keep:
+        if len(self.runq) > keep:
+            self._rouse()
+
+    def _rouse(self) -> None:
+        """Wake one idle worker: one sleeping on the condition, else the one polling
+        (which then leaves the poll to the next worker that idles)."""
+        if self._sleeping:
             self._work.notify()
+        elif self._poller_idle:
+            self.node.net.poke()
 
     # --- from other threads ------------------------------------------------------------
 
@@ -232,12 +257,71 @@ class Scheduler:
                     return True
             if self._busy == 0 and self.on_idle is not None:
                 self.on_idle()
-            self._sleeping += 1
-            self._work.wait(timer.seconds_to_next())
-            self._sleeping -= 1
+            net = self.node.net
+            if net is not None and not self._polling:
+                self._poll(net, timer.seconds_to_next(), idle=True, keep=1)
+            else:
+                self._sleeping += 1
+                self._work.wait(timer.seconds_to_next())
+                self._sleeping -= 1
             if self.runq:
                 return True
         return False
+
+    def _poll(self, net: Any, timeout: float | None, *, idle: bool = False,
+              keep: int = 0) -> None:
+        """One round of the socket server on this thread, holding the poll role (the
+        lock is held on entry and exit, not during the round). An idle worker waits in
+        it up to `timeout`; a busy one (idle=False) only reads what is ready. `keep`:
+        services the calling worker will take itself, so no other is woken for them."""
+        self._polling = True
+        self._poller_idle = idle
+        self.lock.release()
+        try:
+            net.round(timeout if idle else 0.0, keep)
+        finally:
+            self.lock.acquire()
+            self._polling = False
+            self._poller_idle = False
+            self.poll_at = 0.0 if net.pending else net.polled_at + POLL_EVERY
+
+    def net_started(self) -> None:
+        """The node's socket server exists: a sleeping worker becomes its poller."""
+        with self.lock:
+            self.poll_at = 0.0
+            if self._sleeping:
+                self._work.notify()
+
+    def end_polls(self) -> None:
+        """The socket server stops: a round in progress (the monitor's) ends first, and
+        no other begins."""
+        deadline = time.monotonic() + 5.0
+        with self.lock:
+            while self._polling and time.monotonic() < deadline:
+                self.lock.release()
+                time.sleep(0.005)
+                self.lock.acquire()
+            self._polling = True
+            self.poll_at = float("inf")
+
+    def poll_now(self) -> None:
+        """A socket request is waiting: the next pass of any worker polls (lock-free:
+        a request can be made with the lock held)."""
+        self.poll_at = 0.0
+        if self._poller_idle:
+            self.node.net.poke()
+
+    def poll_stalled(self, age: float) -> None:
+        """The monitor's round: when every worker has been busy for `age` seconds, read
+        the sockets from the monitor's thread, so that data and requests do not wait for
+        a long delivery to end (their messages still wait for a worker)."""
+        net = self.node.net
+        if net is None or net.polled_at > time.monotonic() - age:
+            return
+        with self.lock:
+            if self._polling or self._stopping:
+                return
+            self._poll(net, 0.0)
 
     def _work_loop(self, worker: Worker) -> None:
         """Take a service, deliver a batch, route what it sent, again.
@@ -257,7 +341,6 @@ class Scheduler:
         clock = time.monotonic
         route = self.route
         services = self.services
-        work = self._work
         batch_values = BATCH * 4
         chain: Service | None = None
         batch: Any = ()
@@ -269,6 +352,8 @@ class Scheduler:
                     return
                 if timer.next_at <= now:
                     self.fire_timers()
+                if self.poll_at <= now and not self._polling:
+                    self._poll(self.node.net, 0.0, keep=1)
                 if chain is not None:
                     svc, chain = chain, None  # batch is the message it was sent
                 else:
@@ -352,11 +437,11 @@ class Scheduler:
                     svc.scheduled = False
                 if chain is not None:
                     batch = sent
-                    if self._sleeping and runq:  # this worker is taken by the chain
-                        work.notify()
+                    if runq and (self._sleeping or self._poller_idle):  # taken by the chain
+                        self._rouse()
                 # this worker takes the next service itself: wake another only for a second
-                elif self._sleeping and len(runq) > 1:
-                    work.notify()
+                elif len(runq) > 1 and (self._sleeping or self._poller_idle):
+                    self._rouse()
         finally:
             lock.release()
 

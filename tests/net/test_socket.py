@@ -198,6 +198,40 @@ end)
         c.close()
 
 
+def test_queued_writes_go_out_while_every_worker_is_busy(tree):
+    """The workers poll the sockets themselves; with the only worker inside a long
+    delivery, the monitor's rounds still send what was queued, as skynet's socket
+    thread would: the client has every byte before the delivery ends."""
+    tree.write({"service/main.lua": """
+local skynet = require "skynet"
+local socket = require "skynet.socket"
+skynet.start(function()
+	local lid, _, port = socket.listen("127.0.0.1", 0)
+	socket.start(lid, function(id)
+		socket.start(id)
+		local chunk = string.rep("abcdefgh", 8192) -- 64 KB
+		for i = 1, 64 do
+			assert(socket.write(id, chunk))
+		end
+		skynet.error("WROTE")
+		local t = skynet.hpc()
+		while skynet.hpc() - t < 4e9 do end -- 4 s without a yield
+		skynet.error("BUSY DONE")
+	end)
+	skynet.error("PORT " .. port)
+end)
+"""})
+    with NodeThread(tree, config="thread = 1\n") as n:
+        c = connect(n.wait_port())
+        n.wait_log("WROTE")
+        data = recv_exact(c, 64 * 65536)
+        got_all_while_busy = not any("BUSY DONE" in t for t in n.lines())
+        assert data == b"abcdefgh" * (64 * 8192)
+        assert got_all_while_busy
+        n.wait_log("BUSY DONE")
+        c.close()
+
+
 def test_default_warning_is_logged(tree):
     tree.write({"service/main.lua": """
 local skynet = require "skynet"

@@ -1,5 +1,5 @@
-"""The socket server (skynet's socket_server.c): one thread of the node polls every
-socket and turns what happens into `socket` protocol messages for their owners.
+"""The socket server (skynet's socket_server.c): the node's workers poll every socket
+and turn what happens into `socket` protocol messages for their owners.
 
 A socket has an id (skynet's socket id, never the OS fd) and an owner: the service that
 opened, listened on or started it. Its events go to the owner as PTYPE_SOCKET messages
@@ -7,16 +7,20 @@ opened, listened on or started it. Its events go to the owner as PTYPE_SOCKET me
 u8, u32, u32), then the data: skynet's `skynet_socket_message` as a string.
 `skynet.socketdriver.unpack` reads it back.
 
-Threads. Services call in from the node's worker threads; the poll thread owns the
-selector. What changes a socket's state (start, pause, close, a connect's outcome) runs
-on the poll thread, in order with the socket's reads, so an owner never sees data after
-the close it asked for, as in skynet, where every request goes through the socket
-thread's pipe. What must answer at once runs on the caller's thread: listen (a port in
-use is the caller's error), allocating ids, and writing. A write goes straight to the
-kernel when nothing is queued before it (skynet's direct write); otherwise it is queued
-and the poll thread sends it when the socket is writable. `lock` guards write queues
-and the socket table; the poll thread never holds it while it hands messages to the
-scheduler, and the scheduler's lock is never held while this one is taken.
+Threads. skynet has a socket thread; here the poll is a role that one thread at a time
+holds (the scheduler hands it out): an idle worker waits in it, a busy one looks in it
+between deliveries, and the monitor does when every worker has been busy a while. A
+round (`round`) reads what is ready and hands the messages to the scheduler, so the
+worker that waited is the one that runs their owner: a request and its reply cross no
+thread. What changes a socket's state (start, pause, close, a connect's outcome) is a
+request run by the next round, in order with the socket's reads, so an owner never sees
+data after the close it asked for, as in skynet, where every request goes through the
+socket thread's pipe. What must answer at once runs on the caller's thread: listen (a
+port in use is the caller's error), allocating ids, and writing. A write goes straight
+to the kernel when nothing is queued before it (skynet's direct write); otherwise it is
+queued and a round sends it when the socket is writable. `lock` guards write queues and
+the socket table; a round never holds it while it hands messages to the scheduler, and
+the scheduler's lock is never held while this one is taken.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import selectors
 import socket
 import struct
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -63,7 +68,7 @@ ACCEPT_BATCH = 64
 BACKLOG = 32
 
 # Socket states, skynet's names.
-RESERVE = "RESERVE"  # an id handed out for a connect the poll thread has not begun
+RESERVE = "RESERVE"  # an id handed out for a connect no round has begun
 PLISTEN = "PLISTEN"  # listening, not yet started: no accepts
 LISTEN = "LISTEN"
 CONNECTING = "CONNECTING"
@@ -81,8 +86,8 @@ WRITE = 2  # selectors.EVENT_WRITE
 
 
 class _Poller:
-    """epoll where there is one (the poll thread's hottest loop: no per-event objects),
-    else a selectors selector. Only the poll thread registers and polls."""
+    """epoll where there is one (a round's hottest loop: no per-event objects), else a
+    selectors selector. Only the thread holding the poll role registers and polls."""
 
     def __init__(self) -> None:
         self._objects: dict[int, Any] = {}
@@ -234,7 +239,7 @@ def unpack_udp_address(data: bytes) -> tuple[int, tuple[str, int]]:
 
 
 class SocketServer:
-    """The sockets of one node and the thread that polls them."""
+    """The sockets of one node; the scheduler's workers poll them (`round`)."""
 
     def __init__(self, node: Node) -> None:
         self.node = node
@@ -250,16 +255,15 @@ class SocketServer:
         self._wake_w.setblocking(False)
         self._poller.register(self._wake_r.fileno(), READ, None)
         self._wake_pending = False
-        #: Messages the poll thread has ready: (owner, payload, socket ids to close if
-        #: the owner is gone).
+        #: Messages a round has ready: (owner, payload, socket ids to close if the owner
+        #: is gone).
         self._out: list[tuple[int, bytes, tuple[int, ...]]] = []
         self._stopping = False
+        #: When the last round began (the monotonic clock).
+        self.polled_at = 0.0
         #: A spare descriptor, given up to accept and drop a connection when the process
-        #: is out of descriptors (else the listener stays readable and the thread spins).
+        #: is out of descriptors (else the listener stays readable and the poll spins).
         self._reserve_fd: int | None = os.open(os.devnull, os.O_RDONLY)
-        self._thread = threading.Thread(target=self._loop, name="skykernel-socket",
-                                        daemon=True)
-        self._thread.start()
 
     # --- from any thread ---------------------------------------------------------------
 
@@ -277,14 +281,23 @@ class SocketServer:
         return s
 
     def _call(self, fn: Callable[..., None], *args: Any) -> None:
-        """Run fn on the poll thread, after what was asked before."""
+        """Run fn in the next round, after what was asked before."""
         self._commands.append((fn, args))
+        self.node.scheduler.poll_now()
+
+    def poke(self) -> None:
+        """Wake the round that waits in the poll (from any thread)."""
         if not self._wake_pending:
             self._wake_pending = True
             try:
                 self._wake_w.send(b"\0")
             except (BlockingIOError, OSError):
-                pass  # the pipe is full (so the thread wakes anyway) or closing
+                pass  # the pipe is full (so the round wakes anyway) or closing
+
+    @property
+    def pending(self) -> bool:
+        """Requests wait for a round."""
+        return bool(self._commands)
 
     # --- requests services make (skynet's socket_server_* functions) --------------------
 
@@ -486,13 +499,12 @@ class SocketServer:
         return rows
 
     def stop(self) -> None:
-        """Close every socket and end the thread (the node's shutdown)."""
+        """Close every socket (the node's shutdown, once the workers have stopped; a round
+        the monitor began ends first)."""
         if self._stopping:
             return
         self._stopping = True
-        self._call(lambda: None)
-        if threading.current_thread() is not self._thread:
-            self._thread.join(5)
+        self.node.scheduler.end_polls()
         with self.lock:
             socks = list(self.sockets.values())
             self.sockets.clear()
@@ -506,36 +518,39 @@ class SocketServer:
             os.close(self._reserve_fd)
             self._reserve_fd = None
 
-    # --- the poll thread ---------------------------------------------------------------
+    # --- a round (on the thread holding the poll role) ---------------------------------
 
-    def _loop(self) -> None:
-        poll = self._poller.poll
+    def round(self, timeout: float | None, keep: int = 0) -> None:
+        """Wait up to `timeout` (None: until something happens or poke) for the sockets,
+        handle what happened and the requests made, and hand the messages to the
+        scheduler (`keep`: services the calling worker will run itself)."""
+        self.polled_at = time.monotonic()
+        if self._stopping:
+            return
+        if self._commands:
+            # asked before the caller took the poll: no poke woke it (one asked from
+            # now on pokes, as the role is taken)
+            timeout = 0.0
+        try:
+            events = self._poller.poll(timeout)
+        except InterruptedError:
+            events = []
         sockets = self.sockets
-        commands = self._commands
-        while not self._stopping:
-            try:
-                events = poll()
-            except InterruptedError:
+        for s, mask in events:
+            if s is None:
+                self._drain_wake()
                 continue
-            except (OSError, ValueError):
-                if self._stopping:
-                    return
-                raise
-            for s, mask in events:
-                if s is None:
-                    self._drain_wake()
-                    continue
-                if sockets.get(s.id) is not s:
-                    continue  # closed by an earlier event of this round
-                try:
-                    self._event(s, mask)
-                except Exception as e:  # noqa: BLE001 - one socket's fault stays with it
-                    self.node.logger.write(0, f"socket {s.id}: {e!r}")
-                    self._force_close(s)
-            if commands:
-                self._run_commands()
-            if self._out:
-                self._deliver()
+            if sockets.get(s.id) is not s:
+                continue  # closed by an earlier event of this round
+            try:
+                self._event(s, mask)
+            except Exception as e:  # noqa: BLE001 - one socket's fault stays with it
+                self.node.logger.write(0, f"socket {s.id}: {e!r}")
+                self._force_close(s)
+        if self._commands:
+            self._run_commands()
+        if self._out:
+            self._deliver(keep)
 
     def _drain_wake(self) -> None:
         # Empty the pipe first, then clear the flag: a request queued from now on
@@ -554,7 +569,7 @@ class SocketServer:
             fn, args = commands.popleft()
             try:
                 fn(*args)
-            except Exception as e:  # noqa: BLE001 - a bad request must not stop the thread
+            except Exception as e:  # noqa: BLE001 - a bad request must not end the round
                 self.node.logger.write(0, f"socket request {fn.__name__}: {e!r}")
 
     def _event(self, s: Sock, mask: int) -> None:
@@ -581,7 +596,7 @@ class SocketServer:
     def _report(self, owner: int, kind: int, sid: int, ud: int, data: bytes) -> None:
         self._emit(owner, kind, sid, ud, data)
 
-    def _deliver(self) -> None:
+    def _deliver(self, keep: int) -> None:
         """Hand this round's messages to the scheduler in one go; the sockets of owners
         that have died meanwhile close."""
         out, self._out = self._out, []
@@ -594,7 +609,7 @@ class SocketServer:
                 if not enqueue(0, owner, PTYPE_SOCKET, 0, msg):
                     owners.add(owner)
                     ids.extend(close)
-            sched.wake()
+            sched.wake(keep)
         if owners:
             self._close_lost(owners, ids)
 
@@ -652,7 +667,7 @@ class SocketServer:
                 s.mask = 0
             sock.close()
 
-    # --- requests, on the poll thread --------------------------------------------------
+    # --- requests, in a round ----------------------------------------------------------
 
     def _connect(self, s: Sock, host: str, port: int) -> None:
         if self.sockets.get(s.id) is not s:
@@ -958,6 +973,7 @@ def server(node: Node) -> SocketServer:
             if net is None:
                 net = SocketServer(node)
                 node.net = net
+                node.scheduler.net_started()
     return net
 
 
