@@ -18,9 +18,10 @@ data after the close it asked for, as in skynet, where every request goes throug
 socket thread's pipe. What must answer at once runs on the caller's thread: listen (a
 port in use is the caller's error), allocating ids, and writing. A write goes straight
 to the kernel when nothing is queued before it (skynet's direct write); otherwise it is
-queued and a round sends it when the socket is writable. `lock` guards write queues and
-the socket table; a round never holds it while it hands messages to the scheduler, and
-the scheduler's lock is never held while this one is taken.
+queued and a round sends it when the socket is writable. `lock` guards the socket table
+and each socket's `wlock` its write queues (never one inside the other); a round holds
+neither while it hands messages to the scheduler, and the scheduler's lock is never held
+while either is taken.
 """
 
 from __future__ import annotations
@@ -159,7 +160,8 @@ class Sock:
 
     __slots__ = ("id", "owner", "sock", "state", "protocol", "wbuf", "wlow", "wb_size",
                  "warn_size", "closing", "reading", "mask", "read", "write", "rtime",
-                 "wtime", "peer", "name", "accepted", "udp_peer", "family", "rsize")
+                 "wtime", "peer", "name", "accepted", "udp_peer", "family", "rsize",
+                 "wlock")
 
     def __init__(self, sid: int, owner: int, sock: socket.socket | None, state: str,
                  protocol: str = "TCP") -> None:
@@ -190,6 +192,9 @@ class Sock:
         self.udp_peer: Any = None
         self.family = socket.AF_INET
         self.rsize = RECV_MIN
+        #: Guards the write queues and `sock` between writers (any worker) and a round:
+        #: one lock per socket, so writes to different sockets never wait for each other.
+        self.wlock = threading.Lock()
 
 
 def _strerror(e: BaseException) -> str:
@@ -361,7 +366,7 @@ class SocketServer:
         if not data:
             return True
         failed: OSError | None = None
-        with self.lock:
+        with s.wlock:
             if self.sockets.get(sid) is not s or s.closing:
                 return False  # closed while this thread waited for the lock
             if s.state == CONNECTED or s.state == HALFCLOSE_READ:
@@ -442,7 +447,7 @@ class SocketServer:
             target = s.udp_peer
         else:
             _, target = unpack_udp_address(address)
-        with self.lock:
+        with s.wlock:
             if s.sock is None:
                 return False  # closed while this thread waited for the lock
             if not s.wbuf:
@@ -657,6 +662,7 @@ class SocketServer:
         with self.lock:
             if self.sockets.get(s.id) is s:
                 del self.sockets[s.id]
+        with s.wlock:
             s.wbuf.clear()
             s.wlow.clear()
             s.wb_size = 0
@@ -793,7 +799,7 @@ class SocketServer:
         if s.state in (HALFCLOSE_READ, HALFCLOSE_WRITE) or s.closing:
             self._force_close(s)  # its owner has heard of its end already
             return
-        with self.lock:
+        with s.wlock:
             s.state = HALFCLOSE_WRITE
             s.wbuf.clear()
             s.wlow.clear()
@@ -895,7 +901,7 @@ class SocketServer:
     def _flush(self, s: Sock) -> None:
         sock = s.sock
         failed: OSError | None = None
-        with self.lock:
+        with s.wlock:
             while True:
                 q = s.wbuf if s.wbuf else s.wlow
                 if not q:
@@ -948,7 +954,7 @@ class SocketServer:
                        data + pack_udp_address(s.family, addr))
 
     def _flush_udp(self, s: Sock) -> None:
-        with self.lock:
+        with s.wlock:
             while s.wbuf:
                 data, target = s.wbuf[0]
                 try:
