@@ -130,12 +130,6 @@ def abort(node: Node, svc: LuaService) -> None:
     node.abort()
 
 
-@command("REDIRECT")
-def redirect(node: Node, svc: LuaService, dest: int, source: int, ptype: int,
-             session: int, msg: bytes) -> None:
-    node.scheduler.push(source, dest, ptype, session, msg)
-
-
 @command("MEMLIMIT")
 def memlimit(node: Node, svc: LuaService, limit: int) -> None:
     svc.set_memlimit(limit)

@@ -141,13 +141,18 @@ class Scheduler:
         self.wake()
 
     def route(self, source: int, frames: Any, start: int) -> None:
-        """Move a state's outbox into the destinations' queues (dest 0: a timer)."""
+        """Move a state's outbox into the destinations' queues (dest 0: a timer; below
+        0: a redirect, whose source rides above the 8 bits of its type)."""
         services = self.services
         runq = self.runq
         now = None  # one instant for every timeout in this outbox
         for i in range(start, len(frames), 4):
             dest = frames[i]
-            if dest == 0:
+            if dest <= 0:
+                if dest < 0:
+                    p = frames[i + 1]
+                    self.enqueue(p >> 8, -dest, p & 0xFF, frames[i + 2], frames[i + 3])
+                    continue
                 ticks = frames[i + 1]
                 if ticks <= 0:
                     self.enqueue(0, source, PTYPE_RESPONSE, frames[i + 2], b"")

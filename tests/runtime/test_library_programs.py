@@ -1,6 +1,7 @@
 """Small programs in the manner of skynet's own test services, for what the other
 test_library_* files do not already run on both: skynet.queue, skynet.coroutine, forks and
-wakeups, response closures, and a service started from a function (skynet.service). Each
+wakeups, response closures, skynet.redirect, and a service started from a function
+(skynet.service). Each
 runs on real skynet (both builds, where present) and on skykernel and logs the same lines."""
 
 from __future__ import annotations
@@ -209,3 +210,53 @@ def test_skynet_service_as_on_skynet(tree: Tree, real_skynet: str) -> None:
     ours = compare(tree, real_skynet, SERVICE)
     assert ours == ["one service per name true", "counts 2 5", "query true",
                     "with an upvalue false assertion failed!"]
+
+
+
+REDIRECT = {
+    "service/listener.lua": r"""
+local skynet = require "skynet"
+local names = {}
+skynet.start(function()
+    skynet.dispatch("lua", function(session, source, what, main, other)
+        if what == "names" then
+            names[main], names[other] = "main", "other"
+            skynet.ret()
+            return
+        end
+        skynet.ignoreret()
+        skynet.error("listener", what, "session", session, "from", names[source])
+    end)
+end)
+""",
+    "service/main.lua": r"""
+local skynet = require "skynet"
+skynet.start(function()
+    skynet.error("BEGIN")
+    local listener = skynet.newservice("listener")
+    local other = skynet.newservice("listener")
+    skynet.call(listener, "lua", "names", skynet.self(), other)
+    -- sent in another's name, with a session of its choosing, in order with the sends
+    -- around it
+    skynet.send(listener, "lua", "first")
+    skynet.error("redirect returns", skynet.redirect(listener, other, "lua", 7,
+        skynet.pack("redirected")))
+    skynet.send(listener, "lua", "last")
+    skynet.sleep(10)
+    skynet.error("END")
+end)
+""",
+}
+
+REDIRECT_LINES = [
+    "redirect returns 7", "listener first session 0 from main",
+    "listener redirected session 7 from other", "listener last session 0 from main"]
+
+
+def test_redirect_as_on_skynet(tree: Tree, real_skynet: str) -> None:
+    assert compare(tree, real_skynet, REDIRECT) == REDIRECT_LINES
+
+
+def test_redirect_on_skykernel(tree: Tree) -> None:
+    tree.write(REDIRECT)
+    assert normalize(run_ours(tree)) == REDIRECT_LINES

@@ -16,11 +16,13 @@ collectgarbage("stop")
 local type, select, tostring, error, load = type, select, tostring, error, load
 local setmetatable = setmetatable
 local string_format = string.format
+local math_tointeger = math.tointeger
 local table_unpack = table.unpack
 
 local core = {}
 
--- Outbox: flat frames (dest, ptype, session, msg). dest 0 asks the node for a timer.
+-- Outbox: flat frames (dest, ptype, session, msg). dest 0 asks the node for a timer; a
+-- negative dest is a redirect (below).
 local out = {}
 local nout = 0
 local OUT_FLUSH <const> = 4000
@@ -113,6 +115,18 @@ function core.send(dest, ptype, session, msg)
 	end
 	push(dest, ptype, session, msg or "")
 	return session
+end
+
+-- skynet.redirect: a message sent in another's name. It waits in the outbox like a send,
+-- in order with the rest; its frame has the destination negated and the source above
+-- the 8 bits of the type.
+function core.redirect(dest, source, ptype, session, msg)
+	local d, s = math_tointeger(dest), math_tointeger(source)
+	if not (d and s) then
+		error(string_format("skynet.redirect: bad address %s (from %s)", tostring(dest),
+			tostring(source)), 3)
+	end
+	push(-d, s * 256 + ptype, session, msg)
 end
 
 function core.timeout(ti)

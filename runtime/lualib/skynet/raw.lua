@@ -26,14 +26,13 @@ return function(skynet, internal)
 		return yield_call(addr, session)
 	end
 
-	-- Rare, so it is a node command (after the outbox, which keeps the order of
-	-- everything sent before it).
+	-- A frame of the outbox, like a send (a gate redirects every packet it forwards).
 	function skynet.redirect(dest, source, typename, session, msg, sz)
 		dest = c.resolve(dest)
 		if dest == nil then
 			return nil
 		end
-		c.command("REDIRECT", dest, source, proto[typename].id, session, msg or "")
+		c.redirect(dest, source, proto[typename].id, session, msg or "")
 		return session
 	end
 
