@@ -27,6 +27,10 @@ class Timer:
         """Ticks (centiseconds) since the node started: skynet.now()."""
         return int((time.monotonic() - self._origin) * 100)
 
+    def ticks(self, moment: float) -> int:
+        """skynet.now() at `moment` on the monotonic clock (0 stays 0: never)."""
+        return int((moment - self._origin) * 100) if moment else 0
+
     def add(self, ticks: int, handle: int, session: int, now: int | None = None) -> bool:
         """`now` lets every timeout one handler set start from the same tick, so they
         fire in the order of their lengths even when the clock ticks while they are

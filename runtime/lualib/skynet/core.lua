@@ -147,6 +147,18 @@ function core.command(cmd, ...)
 	return py_command(cmd, ...)
 end
 
+-- A Python callable a node command handed out, for a request on a hot path (a socket
+-- write, on the path of every packet): called directly, without the command table on
+-- either side, and still after the outbox, as a command would be.
+function core.direct(fn)
+	return function(...)
+		if nout > 0 then
+			flush()
+		end
+		return fn(...)
+	end
+end
+
 -- skynet.error: every argument through tostring, joined by spaces.
 function core.error(...)
 	local n = select("#", ...)

@@ -44,8 +44,10 @@ def _connect(net: SocketServer, svc: LuaService, host: Any, port: Any = None) ->
     return net.connect(svc.handle, _text(host), _port(port))
 
 
-def _send(net: SocketServer, svc: LuaService, sid: int, data: bytes) -> bool:
-    return net.send(int(sid), data)
+def _sender(net: SocketServer, svc: LuaService) -> Any:
+    """The write itself: skynet.socketdriver calls it directly (core.direct), as a write
+    is on the path of every packet. It can only be called from Lua (luastate.py)."""
+    return net.send
 
 
 def _lsend(net: SocketServer, svc: LuaService, sid: int, data: bytes) -> bool:
@@ -122,7 +124,7 @@ def _info(net: SocketServer, svc: LuaService) -> bytes:
 
 
 _OPS = {
-    b"listen": _listen, b"connect": _connect, b"send": _send, b"lsend": _lsend,
+    b"listen": _listen, b"connect": _connect, b"sender": _sender, b"lsend": _lsend,
     b"close": _close, b"shutdown": _shutdown, b"start": _start, b"pause": _pause,
     b"nodelay": _nodelay, b"udp": _udp, b"udp_listen": _udp_listen, b"udp_dial": _udp_dial,
     b"udp_connect": _udp_connect, b"udp_send": _udp_send, b"udp_address": _udp_address,
@@ -132,11 +134,6 @@ _OPS = {
 
 @node_command("SOCKET")
 def command(node: Node, svc: LuaService, op: bytes, *args: Any) -> Any:
-    if op == b"send":  # the hot path: no lookups, no error handling to set up
-        net = node.net
-        if net is not None:
-            sid, data = args
-            return net.send(sid, data)
     handler = _OPS.get(op)
     if handler is None:
         return None, f"unknown socket request {_text(op)}".encode()

@@ -53,6 +53,7 @@ SOCKET_UDP = 6
 SOCKET_WARNING = 7
 
 HEADER = struct.Struct("<BII")
+_pack_header = HEADER.pack
 
 #: skynet warns when more than this waits to be sent on one socket, then at each doubling.
 WARNING_SIZE = 1024 * 1024
@@ -80,6 +81,8 @@ PACCEPT = "PACCEPT"  # accepted, not yet started: not read
 UDP = "UDP"
 
 _WRITABLE = (CONNECTED, HALFCLOSE_READ, CONNECTING, RESERVE)
+
+monotonic = time.monotonic
 
 
 READ = 1  # selectors.EVENT_READ
@@ -184,8 +187,10 @@ class Sock:
         self.mask = 0
         self.read = 0
         self.write = 0
-        self.rtime = 0
-        self.wtime = 0
+        #: When it was last read and written, on the monotonic clock (0: never);
+        #: netstat shows them in skynet.now() ticks.
+        self.rtime = 0.0
+        self.wtime = 0.0
         self.peer = ""
         self.name = ""
         self.accepted = 0
@@ -248,8 +253,8 @@ class SocketServer:
 
     def __init__(self, node: Node) -> None:
         self.node = node
-        #: skynet.now(), for the statistics netstat shows
-        self.now: Callable[[], int] = node.timer.now
+        #: skynet.now() of a moment on the monotonic clock, for what netstat shows
+        self.ticks: Callable[[float], int] = node.timer.ticks
         self.lock = threading.Lock()
         self.sockets: dict[int, Sock] = {}
         self._next_id = 0
@@ -381,7 +386,7 @@ class SocketServer:
                     if failed is None:
                         if n:
                             s.write += n
-                            s.wtime = self.now()
+                            s.wtime = monotonic()
                         if n == len(data):
                             return True
                         data = memoryview(data)[n:]  # type: ignore[assignment]
@@ -454,7 +459,7 @@ class SocketServer:
                 try:
                     s.sock.sendto(data, target)
                     s.write += len(data)
-                    s.wtime = self.now()
+                    s.wtime = monotonic()
                     return True
                 except BlockingIOError:
                     pass
@@ -480,7 +485,7 @@ class SocketServer:
         for s in socks:
             if s.state in (LISTEN, PLISTEN):
                 row: dict[str, Any] = {"id": s.id, "type": "LISTEN", "address": s.owner,
-                                       "accept": s.accepted, "rtime": s.rtime}
+                                       "accept": s.accepted, "rtime": self.ticks(s.rtime)}
                 if s.name:
                     row["sock"] = s.name
                 rows.append(row)
@@ -494,7 +499,8 @@ class SocketServer:
             else:
                 kind = "CLOSING"
             row = {"id": s.id, "type": kind, "address": s.owner, "read": s.read,
-                   "write": s.write, "rtime": s.rtime, "wtime": s.wtime,
+                   "write": s.write, "rtime": self.ticks(s.rtime),
+                   "wtime": self.ticks(s.wtime),
                    "wbuffer": s.wb_size, "reading": s.reading and not s.closing,
                    "writing": bool(s.wbuf or s.wlow)}
             if s.peer:
@@ -548,7 +554,10 @@ class SocketServer:
             if sockets.get(s.id) is not s:
                 continue  # closed by an earlier event of this round
             try:
-                self._event(s, mask)
+                if mask == READ and s.state == CONNECTED:  # the usual event: bytes came
+                    self._recv(s)
+                else:
+                    self._event(s, mask)
             except Exception as e:  # noqa: BLE001 - one socket's fault stays with it
                 self.node.logger.write(0, f"socket {s.id}: {e!r}")
                 self._force_close(s)
@@ -839,7 +848,7 @@ class SocketServer:
             ip, port = _addr_text(addr)
             c.peer = f"{ip}:{port}"
             s.accepted += 1
-            s.rtime = self.now()
+            s.rtime = monotonic()
             self._emit(s.owner, SOCKET_ACCEPT, s.id, c.id, c.peer.encode(), close=(c.id,))
 
     def _shed_one(self, s: Sock) -> None:
@@ -877,8 +886,8 @@ class SocketServer:
             elif size > RECV_MIN and n * 2 < size:
                 s.rsize = size // 2
             s.read += n
-            s.rtime = self.now()
-            self._emit(s.owner, SOCKET_DATA, s.id, n, data)
+            s.rtime = monotonic()
+            self._out.append((s.owner, _pack_header(SOCKET_DATA, s.id, n) + data, ()))
             return
         # EOF: the peer will send no more
         if s.closing:
@@ -915,7 +924,7 @@ class SocketServer:
                     failed = e
                     break
                 s.write += n
-                s.wtime = self.now()
+                s.wtime = monotonic()
                 s.wb_size -= n
                 if n < len(data):
                     rest = memoryview(data)[n:]
@@ -949,7 +958,7 @@ class SocketServer:
                 self._emit(s.owner, SOCKET_ERROR, s.id, 0, _strerror(e).encode())
                 return
             s.read += len(data)
-            s.rtime = self.now()
+            s.rtime = monotonic()
             self._emit(s.owner, SOCKET_UDP, s.id, len(data),
                        data + pack_udp_address(s.family, addr))
 
@@ -966,7 +975,7 @@ class SocketServer:
                 s.wbuf.popleft()
                 s.wb_size -= len(data)
                 s.write += len(data)
-                s.wtime = self.now()
+                s.wtime = monotonic()
         self._update(s)
 
 
