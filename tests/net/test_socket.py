@@ -232,6 +232,42 @@ end)
         c.close()
 
 
+def test_an_idle_node_with_sockets_sleeps(tree):
+    """After a burst of round trips an idle worker looks at the sockets without sleeping
+    for a moment (a reply that comes soon then costs no wake-up); once nothing comes, it
+    sleeps in the poll: the node uses no CPU while nothing happens."""
+    tree.write({"service/main.lua": """
+local skynet = require "skynet"
+local socket = require "skynet.socket"
+skynet.start(function()
+	local lid, _, port = socket.listen("127.0.0.1", 0)
+	socket.start(lid, function(id)
+		socket.start(id)
+		skynet.fork(function()
+			while true do
+				local line = socket.readline(id)
+				if not line then break end
+				socket.write(id, line .. "\\n")
+			end
+			socket.close(id)
+		end)
+	end)
+	skynet.error("PORT " .. port)
+end)
+"""})
+    with NodeThread(tree) as n:
+        c = connect(n.wait_port())
+        for i in range(200):
+            c.sendall(b"ping %d\n" % i)
+            assert recv_exact(c, len(b"ping %d\n" % i)) == b"ping %d\n" % i
+        time.sleep(0.5)
+        cpu = time.process_time()
+        time.sleep(2.0)
+        used = time.process_time() - cpu
+        assert used < 0.5, f"an idle node used {used:.2f} s of CPU in 2 s"
+        c.close()
+
+
 def test_default_warning_is_logged(tree):
     tree.write({"service/main.lua": """
 local skynet = require "skynet"
