@@ -255,3 +255,61 @@ def test_a_held_service_is_never_handed_a_message_directly(tree: Tree) -> None:
         await _until(lambda: _logged(node, "got hello"), what="the message after release")
 
     _run(tree, body)
+
+
+CRUNCHER = """
+local skynet = require "skynet"
+local done = 0
+skynet.start(function()
+    skynet.dispatch("lua", function(session, _, cmd, peers)
+        if cmd == "batch" then
+            -- one delivery queues all the work of both crunchers: each runs it in one
+            -- long delivery
+            for _, peer in ipairs(peers) do
+                for _ = 1, 100 do skynet.send(peer, "lua", "crunch") end
+            end
+        elseif cmd == "one by one" then
+            -- each cruncher sends itself its next piece: deliveries of 3 ms
+            for _, peer in ipairs(peers) do skynet.send(peer, "lua", "crunch", "again") end
+        elseif cmd == "crunch" then
+            local t = skynet.hpc()
+            while skynet.hpc() - t < 3e6 do end -- 3 ms of Lua
+            done = done + 1
+            if peers == "again" and done < 100 then
+                skynet.send(skynet.self(), "lua", "crunch", "again")
+            end
+        else
+            skynet.ret(skynet.pack(done))
+        end
+    end)
+end)
+"""
+
+
+@pytest.mark.parametrize("how", ["batch", "one by one"])
+def test_long_deliveries_run_on_two_workers_at_once(tree: Tree, how: str) -> None:
+    """Short deliveries stay on the worker that is running (a second thread costs more
+    than it gives under the GIL), but long work spreads: two services that each run
+    milliseconds of Lua per message run at the same time on `thread = 2`, whether in
+    one long delivery each (STUCK) or in many of 3 ms (PARALLEL)."""
+    tree.write({"service/cruncher.lua": CRUNCHER})
+
+    async def body(node: Node) -> None:
+        a = await node.newservice("cruncher")
+        b = await node.newservice("cruncher")
+        driver = await node.newservice("cruncher")
+        node.send(driver, "lua", how, [a, b])
+        most = 0
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            most = max(most, len(node.scheduler.running()))
+            if most == 2:
+                break
+            await asyncio.sleep(0.001)
+        assert most == 2
+        for svc in (a, b):
+            await _until(lambda svc=svc: node.service(svc).running is None
+                         and node.service(svc).mqlen() == 0, what="the crunching")
+            assert await node.call(svc, "lua", "count") == (100,)
+
+    _run(tree, body)
