@@ -95,7 +95,7 @@ local send
 function driver.send(id, msg, sz)
 	local data = payload(msg, sz)
 	if send == nil then
-		send = core.direct(command("SOCKET", "sender"))
+		send = core.direct(request("sender"))
 	end
 	return send(id, data)
 end
