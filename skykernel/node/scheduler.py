@@ -201,10 +201,11 @@ class Scheduler:
             self.enqueue(0, handle, PTYPE_RESPONSE, session, b"")
 
     def wake(self, keep: int = 0) -> None:
-        """Wake a sleeping worker if the run queue holds more than `keep` services (the
-        ones the calling worker will take itself). Waking costs the woken thread a
-        context switch and a fight for the GIL, so it is done only when there is work
-        for a second thread."""
+        """Wake an idle worker if the run queue holds more than `keep` services (the ones
+        the calling worker will take itself). Waking costs the woken thread a context
+        switch and a fight for the GIL, so it is done only when there is work for a
+        second thread: from a worker (keep >= 1), only when deliveries are long
+        (PARALLEL); from outside the workers (keep = 0), always."""
         if len(self.runq) > keep and (keep == 0 or self.span >= PARALLEL):
             self._rouse()
 

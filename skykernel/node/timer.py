@@ -25,7 +25,7 @@ class Timer:
 
     def now(self) -> int:
         """Ticks (centiseconds) since the node started: skynet.now()."""
-        return int((time.monotonic() - self._origin) * 100)
+        return self.ticks(time.monotonic())
 
     def ticks(self, moment: float) -> int:
         """skynet.now() at `moment` on the monotonic clock (0 stays 0: never)."""

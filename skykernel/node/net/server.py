@@ -53,7 +53,6 @@ SOCKET_UDP = 6
 SOCKET_WARNING = 7
 
 HEADER = struct.Struct("<BII")
-_pack_header = HEADER.pack
 
 #: skynet warns when more than this waits to be sent on one socket, then at each doubling.
 WARNING_SIZE = 1024 * 1024
@@ -887,7 +886,7 @@ class SocketServer:
                 s.rsize = size // 2
             s.read += n
             s.rtime = monotonic()
-            self._out.append((s.owner, _pack_header(SOCKET_DATA, s.id, n) + data, ()))
+            self._emit(s.owner, SOCKET_DATA, s.id, n, data)
             return
         # EOF: the peer will send no more
         if s.closing:
