@@ -1,7 +1,7 @@
 """Small programs in the manner of skynet's own test services, for what the other
 test_library_* files do not already run on both: skynet.queue, skynet.coroutine, forks and
-wakeups, response closures, skynet.redirect, and a service started from a function
-(skynet.service). Each
+wakeups, response closures, skynet.redirect, a service started from a function
+(skynet.service), and the collector's mode. Each
 runs on real skynet (both builds, where present) and on skykernel and logs the same lines."""
 
 from __future__ import annotations
@@ -260,3 +260,41 @@ def test_redirect_as_on_skynet(tree: Tree, real_skynet: str) -> None:
 def test_redirect_on_skykernel(tree: Tree) -> None:
     tree.write(REDIRECT)
     assert normalize(run_ours(tree)) == REDIRECT_LINES
+
+
+GCMODE = {
+    "service/main.lua": r"""
+local skynet = require "skynet"
+-- collectgarbage(mode) returns the mode it replaces
+local loading = collectgarbage("generational")
+skynet.start(function()
+    skynet.error("BEGIN")
+    skynet.error("while loading", loading)
+    skynet.error("in the start function", collectgarbage("incremental"))
+    skynet.error("a service's own choice stays", collectgarbage("generational"))
+    skynet.error("another service", skynet.call(skynet.newservice("gcmode"), "lua"))
+    skynet.error("END")
+end)
+""",
+    "service/gcmode.lua": r"""
+local skynet = require "skynet"
+skynet.start(function()
+    skynet.dispatch("lua", function()
+        skynet.ret(skynet.pack(collectgarbage("generational")))
+    end)
+end)
+""",
+}
+
+GCMODE_LINES = [
+    "while loading generational", "in the start function generational",
+    "a service's own choice stays incremental", "another service generational"]
+
+
+def test_collector_mode_as_on_skynet(tree: Tree, real_skynet: str) -> None:
+    assert compare(tree, real_skynet, GCMODE) == GCMODE_LINES
+
+
+def test_collector_mode_on_skykernel(tree: Tree) -> None:
+    tree.write(GCMODE)
+    assert normalize(run_ours(tree)) == GCMODE_LINES

@@ -9,6 +9,11 @@
 -- a hot path (logging, loading code, a full outbox, threads) goes through py_command.
 local handle, lualib, py_command, py_alive, seri_c = ...
 
+-- A service's collector runs in generational mode, as skynet's snlua sets it: a service
+-- keeps most of what it allocates (its tables, its loaded code) and makes short-lived
+-- garbage per message, which is what minor collections are for. Switching costs a full
+-- collection, cheapest now, while the state holds only the standard libraries.
+collectgarbage("generational")
 -- Loading a service allocates only what it keeps: collecting during the load is wasted
 -- work, so the collector waits until the loader is done (the node restarts it).
 collectgarbage("stop")
