@@ -9,9 +9,9 @@
 
 Each round starts fresh processes of each implementation in turn (rounds interleaved);
 figures are medians, ratios are skykernel / skynet (>= 0.8 is the target). Both run
-`thread = 2`; skykernel also runs `thread = 1`, which does better here (two workers
-contend for the GIL on a path with little Lua to run in parallel). Where real skynet is
-absent, skykernel's figures print alone.
+`thread = 2`; skykernel also runs `thread = 1`, to show that a second worker costs
+nothing here (the path has little Lua to run in parallel, so the second one stays out
+of the way). Where real skynet is absent, skykernel's figures print alone.
 
     python bench/bench_net.py [ROUNDS]          (default 5)
     ONLY=echo,cluster python bench/bench_net.py

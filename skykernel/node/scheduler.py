@@ -423,7 +423,11 @@ class Scheduler:
                 if chain is not None:
                     svc, chain = chain, None  # batch is the message it was sent
                 else:
-                    if not runq:
+                    # Another worker is running short deliveries: it takes the queue, and
+                    # this one waits (as a woken worker does, see _wanted), rather than
+                    # both trading the GIL message by message.
+                    if not runq or (self._busy and self.span < PARALLEL
+                                    and not self._wanted()):
                         if not self._wait_for_work():
                             return
                         now = clock()
