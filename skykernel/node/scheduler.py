@@ -522,10 +522,9 @@ class Scheduler:
         """Build a new service's state on this worker (the lock is held on entry/exit);
         True if its first messages (skynet.start's) are to be delivered at once.
 
-        Delivering them at once, rather than after every other queued boot, lets the
-        start function's collection free what the loader left (a copy of skynet.lua's
-        bytecode, 14 KB) before the next state is built: otherwise a burst of
-        newservice leaves a hole of that size per service that malloc never returns."""
+        Delivering them at once, rather than after every other queued boot, finishes
+        one service before the next state is built: its caller is waiting for its
+        LAUNCHOK."""
         svc.running = worker
         worker.service = svc
         worker.since = time.monotonic()
