@@ -424,10 +424,10 @@ class Scheduler:
                     svc, chain = chain, None  # batch is the message it was sent
                 else:
                     # Another worker is running short deliveries: it takes the queue, and
-                    # this one waits (as a woken worker does, see _wanted), rather than
-                    # both trading the GIL message by message.
-                    if not runq or (self._busy and self.span < PARALLEL
-                                    and not self._wanted()):
+                    # this one waits, as a woken worker does (_wanted), rather than both
+                    # trading the GIL message by message. (_busy first: with no other
+                    # worker running, the pass makes no call.)
+                    if not runq or (self._busy and not self._wanted()):
                         if not self._wait_for_work():
                             return
                         now = clock()
@@ -512,9 +512,8 @@ class Scheduler:
                             and self.span >= PARALLEL):  # taken by the chain
                         self._rouse()
                 # this worker takes the next service itself: wake another only for a second
-                elif (len(runq) > 1 and (self._sleeping or self._poller_idle)
-                      and self.span >= PARALLEL):
-                    self._rouse()
+                elif len(runq) > 1:
+                    self.wake(1)
         finally:
             lock.release()
 

@@ -534,7 +534,7 @@ class SocketServer:
         """Wait up to `timeout` (None: until something happens or poke) for the sockets,
         handle what happened and the requests made, and hand the messages to the
         scheduler (`keep`: services the calling worker will run itself)."""
-        self.polled_at = time.monotonic()
+        self.polled_at = monotonic()
         if self._stopping:
             return
         if self._commands:
