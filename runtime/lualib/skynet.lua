@@ -285,7 +285,8 @@ local function raw_dispatch_message(source, prototype, session, msg)
 	end
 end
 
--- The batch in progress, shared by whichever loop coroutine owns it.
+-- The batch in progress, shared by whichever loop coroutine owns it (batch_n is 0
+-- between deliveries; a batch of one keeps its table for the next).
 local batch, batch_pos, batch_n = nil, 1, 0
 local loop_co = nil
 local idle_loops = {}
@@ -322,7 +323,9 @@ local function loop_main()
 			if not ok then
 				log_call_error(source, session, #msg, err)
 			end
-			after_message()
+			if fork_queue.h <= fork_queue.t or wakeup_queue[1] or error_queue[1] then
+				after_message() -- (the test spares a call after most messages)
+			end
 		end
 		if loop_co == me then
 			coroutine_yield(BATCH_DONE)
@@ -338,7 +341,7 @@ function skynet.dispatch_message(...)
 	-- A batch of one response that wakes a coroutine (a call's answer, a timer) needs no
 	-- loop coroutine: the woken one runs from here, as in skynet's dispatch. That is half
 	-- of every sequential call, and it saves a resume, a yield and the batch's table.
-	if batch == nil and not exited and select("#", ...) == 4 then
+	if batch_n == 0 and not exited and select("#", ...) == 4 then
 		local source, prototype, session, msg = ...
 		if prototype == PTYPE_RESPONSE and type(session_id_coroutine[session]) == "thread" then
 			local ok, err = pcall(raw_dispatch_message, source, prototype, session, msg)
@@ -349,9 +352,17 @@ function skynet.dispatch_message(...)
 			return
 		end
 	end
-	batch = { ... }
+	local n = select("#", ...)
+	local b = batch
+	if n == 4 and b ~= nil then
+		-- one message (most deliveries): the last one's table again, not a new one
+		b[1], b[2], b[3], b[4] = ...
+	else
+		b = { ... }
+		batch = b
+	end
 	batch_pos = 1
-	batch_n = select("#", ...)
+	batch_n = n
 	while not exited do
 		local co = loop_co
 		if co == nil then
@@ -375,7 +386,12 @@ function skynet.dispatch_message(...)
 			after_message()
 		end
 	end
-	batch = nil
+	batch_n = 0
+	if n == 4 then
+		b[4] = nil -- its message is not kept until the next one
+	else
+		batch = nil -- nor is a bigger batch
+	end
 end
 
 ----- timers and threads
