@@ -7,8 +7,8 @@
 -- also keeps each connection's incomplete packet.
 
 local error, type = error, type
-local string_byte, string_sub, string_char = string.byte, string.sub, string.char
-local string_unpack = string.unpack
+local string_byte, string_sub = string.byte, string.sub
+local string_pack, string_unpack = string.pack, string.unpack
 local table_concat = table.concat
 
 local netpack = {}
@@ -50,18 +50,19 @@ local function push_rest(q, fd, data, pos, n)
 	end
 end
 
-local function filter_data(q, fd, data)
+-- The data starts at `pos` of the socket message (after its header): it is read in
+-- place, not copied out first.
+local function filter_data(q, fd, data, pos)
 	local n = #data
-	local pos = 1
 	local u = q.partial[fd]
 	if u then
 		q.partial[fd] = nil
 		if u.size == nil then
 			-- the first header byte came alone
-			u.size = u.byte * 256 + string_byte(data, 1)
+			u.size = u.byte * 256 + string_byte(data, pos)
 			u.parts = {}
 			u.got = 0
-			pos = 2
+			pos = pos + 1
 		end
 		local need = u.size - u.got
 		local avail = n - pos + 1
@@ -82,22 +83,23 @@ local function filter_data(q, fd, data)
 		push_rest(q, fd, data, pos, n)
 		return q, "more"
 	end
-	if n == 1 then
-		q.partial[fd] = { byte = string_byte(data, 1), got = 0 }
+	if pos == n then
+		q.partial[fd] = { byte = string_byte(data, pos), got = 0 }
 		return q
 	end
-	local hi, lo = string_byte(data, 1, 2)
+	local hi, lo = string_byte(data, pos, pos + 1)
 	local size = hi * 256 + lo
-	if n - 2 < size then
-		q.partial[fd] = { size = size, parts = { string_sub(data, 3) }, got = n - 2 }
+	local avail = n - pos - 1
+	if avail < size then
+		q.partial[fd] = { size = size, parts = { string_sub(data, pos + 2) }, got = avail }
 		return q
 	end
-	if n - 2 == size then
-		local msg = string_sub(data, 3)
+	if avail == size then
+		local msg = string_sub(data, pos + 2)
 		return q, "data", fd, msg, size
 	end
-	push(q, fd, string_sub(data, 3, 2 + size))
-	push_rest(q, fd, data, 3 + size, n)
+	push(q, fd, string_sub(data, pos + 2, pos + 1 + size))
+	push_rest(q, fd, data, pos + 2 + size, n)
 	return q, "more"
 end
 
@@ -107,7 +109,10 @@ function netpack.filter(q, msg, sz)
 	end
 	local t, id, ud = string_unpack(HEADER, msg)
 	if t == 1 then -- data
-		return filter_data(q, id, string_sub(msg, 10))
+		if #msg > 9 then
+			return filter_data(q, id, msg, 10)
+		end
+		return q
 	elseif t == 2 then -- a listen's address, or a start / connect taking effect
 		return q, "init", id, string_sub(msg, 10), ud
 	elseif t == 3 then -- close: an incomplete packet is dropped
@@ -154,8 +159,7 @@ function netpack.pack(msg, sz)
 	if len > MAX_PACKET then
 		error(string.format("Invalid size (too long) of data : %d", len), 2)
 	end
-	local packed = string_char(len >> 8, len & 0xff) .. msg
-	return packed, len + 2
+	return string_pack(">s2", msg), len + 2
 end
 
 function netpack.tostring(msg, sz)

@@ -11,7 +11,7 @@ local core = require "skynet.core"
 
 local command = core.command
 local error, type, tostring, select = error, type, tostring, select
-local string_unpack, string_sub, string_find, string_byte = string.unpack, string.sub, string.find, string.byte
+local string_unpack, string_sub, string_find = string.unpack, string.sub, string.find
 local table_concat = table.concat
 
 local driver = {}
@@ -145,16 +145,14 @@ end
 
 ----- big-endian headers
 
+local HEADER_FORMAT <const> = { ">I1", ">I2", ">I3", ">I4" }
+
 function driver.header(s)
-	local n = #s
-	if n < 1 or n > 4 then
+	local format = HEADER_FORMAT[#s]
+	if format == nil then
 		error("Invalid read " .. tostring(s), 2)
 	end
-	local v = 0
-	for i = 1, n do
-		v = v * 256 + string_byte(s, i)
-	end
-	return v
+	return (string_unpack(format, s))
 end
 
 ----- read buffers: { size = bytes held, [first..last] = strings, first, last, offset }
@@ -184,6 +182,14 @@ local function take(buffer, n, skip)
 	if n < avail then
 		buffer.offset = offset + n
 		return string_sub(head, offset + 1, offset + n - skip)
+	elseif n == avail then
+		-- the rest of the first block (a packet's body after its header): no pieces to join
+		buffer[first] = nil
+		buffer.first, buffer.offset = first + 1, 0
+		if offset == 0 and skip == 0 then
+			return head
+		end
+		return string_sub(head, offset + 1, avail + offset - skip)
 	end
 	local parts, np = {}, 0
 	local want = n
