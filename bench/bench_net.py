@@ -15,6 +15,8 @@ of the way). Where real skynet is absent, skykernel's figures print alone.
 
     python bench/bench_net.py [ROUNDS]          (default 5)
     ONLY=echo,cluster python bench/bench_net.py
+    BEFORE=/tmp/before python bench/bench_net.py (that checkout too, in the same rounds:
+                                                  see bench/sidebyside.py)
 """
 
 from __future__ import annotations
@@ -234,14 +236,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_skykernel(cfg: Path) -> subprocess.Popen[str]:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(sidebyside.ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
-    return subprocess.Popen([sys.executable, "-m", "skykernel", "run", str(cfg)],
-                            cwd=cfg.parent, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
-
-
 def wait_ready(proc: subprocess.Popen[str], timeout: float = 60) -> None:
     ready = threading.Event()
 
@@ -257,9 +251,10 @@ def wait_ready(proc: subprocess.Popen[str], timeout: float = 60) -> None:
         raise RuntimeError("the cluster server node did not start")
 
 
-def cluster_runner(root: Path, who: str, rounds: int,
-                   thread: int = 2) -> Callable[[], sidebyside.Results]:
-    """Start the server node, run the client node until END, stop the server."""
+def cluster_runner(root: Path, who: str, rounds: int, thread: int = 2,
+                   tree: Path = sidebyside.ROOT) -> Callable[[], sidebyside.Results]:
+    """Start the server node, run the client node until END, stop the server (`tree`:
+    the checkout a skykernel pair runs from)."""
 
     def run() -> sidebyside.Results:
         port = free_port()
@@ -271,13 +266,13 @@ def cluster_runner(root: Path, who: str, rounds: int,
         client_cfg = root / "config"
         client_cfg.write_text(config("bench_cluster_client", rounds, extra, thread))
         if who == "skykernel":
-            server = start_skykernel(server_cfg)
+            server = sidebyside.start_skykernel(server_cfg, tree, start_new_session=True)
         else:
             server = realskynet.start(server_cfg, who, root)
         try:
             wait_ready(server)
             if who == "skykernel":
-                return sidebyside.run_skykernel(client_cfg)
+                return sidebyside.run_skykernel(client_cfg, root=tree)
             return sidebyside.run_real(client_cfg, who)
         finally:
             realskynet.stop(server)
@@ -289,6 +284,7 @@ def main() -> int:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     only = os.environ.get("ONLY", ",".join(CASES)).split(",")
     builds = sidebyside.builds()
+    before = sidebyside.before_root()
     who = [*builds, "skykernel"]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -302,6 +298,10 @@ def main() -> int:
                 sidebyside.write_tree(root / "cluster-1", SERVICES, "")
                 runners[f"{case} skykernel thread=1"] = cluster_runner(
                     root / "cluster-1", "skykernel", n, thread=1)
+                if before is not None:
+                    sidebyside.write_tree(root / "cluster-before", SERVICES, "")
+                    runners[f"{case} skykernel before"] = cluster_runner(
+                        root / "cluster-before", "skykernel", n, tree=before)
                 continue
             cfg = sidebyside.write_tree(root / case, SERVICES, config(f"bench_{case}_main", n))
             for b in builds:
@@ -310,6 +310,9 @@ def main() -> int:
             one = sidebyside.write_tree(root / f"{case}-1", SERVICES,
                                         config(f"bench_{case}_main", n, thread=1))
             runners[f"{case} skykernel thread=1"] = lambda c=one: sidebyside.run_skykernel(c)
+            if before is not None:
+                runners[f"{case} skykernel before"] = (
+                    lambda c=cfg: sidebyside.run_skykernel(c, root=before))
         runs = sidebyside.interleave(rounds, runners)
 
     head = "".join(f"{'skynet ' + b:>16}{'ratio':>7}" for b in builds)
@@ -335,6 +338,12 @@ def main() -> int:
         for b in builds:
             row += f"{one / sidebyside.median(runs[f'{case} {b}'], case):>15.2f}x{'':>7}"
         print(row)
+    if before is not None:
+        sidebyside.print_before_after(before, [
+            (CASES[case][2], sidebyside.median(runs[f"{case} skykernel before"], case),
+             sidebyside.median(runs[f"{case} skykernel"], case),
+             [sidebyside.median(runs[f"{case} {b}"], case) for b in builds])
+            for case in only], builds)
     print(f"\nmedians of {rounds} interleaved rounds; master is skynet on Lua 5.5, 1.8 on Lua 5.4")
     return 0
 

@@ -10,6 +10,8 @@ skykernel also runs `thread = 1` for sends and 8-way calls, to show how they sca
     ONLY=send,call python bench/bench_node.py    (a subset)
     LUA=5.4,5.5 python bench/bench_node.py       (skykernel on each Lua, side by side;
                                                   default: $SKYKERNEL_LUA, else 5.4)
+    BEFORE=/tmp/before python bench/bench_node.py (that checkout too, in the same rounds:
+                                                  see bench/sidebyside.py)
 """
 
 from __future__ import annotations
@@ -157,6 +159,7 @@ def main() -> int:
     only = os.environ.get("ONLY", ",".join(CASES)).split(",")
     versions = [check_version(v) for v in os.environ.get("LUA", default_version()).split(",")]
     builds = sidebyside.builds()
+    before = sidebyside.before_root()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         runners = {}
@@ -169,6 +172,9 @@ def main() -> int:
                 cfg = sidebyside.write_tree(root / f"{case}-lua{v}", SERVICES,
                                             config(case, n, 2, v))
                 runners[f"{case} skykernel {v}"] = lambda c=cfg: sidebyside.run_skykernel(c)
+                if before is not None:
+                    runners[f"{case} skykernel {v} before"] = (
+                        lambda c=cfg: sidebyside.run_skykernel(c, root=before))
                 if case in SCALING:
                     one = sidebyside.write_tree(root / f"{case}-lua{v}-1", SERVICES,
                                                 config(case, n, 1, v))
@@ -210,6 +216,12 @@ def main() -> int:
         for case, v in ((case, v) for case in scaled for v in versions):
             one, two = value(case, f"skykernel {v} thread=1"), value(case, f"skykernel {v}")
             print(f"{labelled(case, v):<{width}}{one:>14,.1f}{two:>14,.1f}{two / one:>8.2f}x")
+    if before is not None:
+        sidebyside.print_before_after(before, [
+            (labelled(case, v), value(case, f"skykernel {v} before"),
+             value(case, f"skykernel {v}"), [value(case, b) for b in builds])
+            for case in only for v in versions],
+            builds, lower_is_better=frozenset(labelled("memory", v) for v in versions))
     print(f"\nmedians of {rounds} interleaved rounds; master is skynet on Lua 5.5, 1.8 on Lua 5.4")
     return 0
 

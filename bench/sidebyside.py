@@ -5,6 +5,10 @@ lines, then `END`. Each round starts a fresh process of each implementation in t
 (real skynet through `tests/realskynet.py`, skykernel through `python -m skykernel run`),
 so both see the same machine at nearly the same moment: a figure recorded on another day
 or machine is not a baseline. Where real skynet is absent, skykernel's figures print alone.
+
+BEFORE=PATH (a checkout of another commit, e.g. `git worktree add /tmp/before HEAD~3`)
+runs that tree's skykernel as well, in the same rounds, and prints before against after:
+a change is measured on the same machine at the same moments as the code it replaces.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # realskynet.py: where real skynet is, how to run it
@@ -49,13 +54,29 @@ def run_real(config: Path, build: str, timeout: float = 900) -> Results:
     return parse(realskynet.run(config, build, timeout=timeout, cwd=config.parent))
 
 
-def run_skykernel(config: Path, timeout: float = 900) -> Results:
-    """`python -m skykernel run CONFIG` in a fresh process, until END (or its exit)."""
+def before_root() -> Path | None:
+    """The checkout $BEFORE names, to run beside this one; None when it is not set."""
+    given = os.environ.get("BEFORE")
+    if not given:
+        return None
+    root = Path(given).resolve()
+    if not (root / "skykernel" / "__init__.py").is_file():
+        raise SystemExit(f"BEFORE={given}: not a skykernel checkout (no skykernel/__init__.py)")
+    return root
+
+
+def start_skykernel(config: Path, root: Path = ROOT, **popen: Any) -> subprocess.Popen[str]:
+    """`python -m skykernel run CONFIG` from the checkout `root`, its log on stdout."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
-    proc = subprocess.Popen([sys.executable, "-m", "skykernel", "run", str(config)],
+        [str(root), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+    return subprocess.Popen([sys.executable, "-m", "skykernel", "run", str(config)],
                             cwd=config.parent, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+                            stderr=subprocess.STDOUT, text=True, **popen)
+
+
+def run_skykernel(config: Path, timeout: float = 900, root: Path = ROOT) -> Results:
+    """skykernel (of the checkout `root`) in a fresh process, until END (or its exit)."""
+    proc = start_skykernel(config, root)
     texts: list[str] = []
     done = threading.Event()
 
@@ -104,3 +125,18 @@ def builds() -> list[str]:
     if not present:
         print(realskynet.missing_message() + ": skykernel's figures alone")
     return present
+
+
+def print_before_after(before: Path, rows: list[tuple[str, float, float, list[float]]],
+                       builds: list[str], lower_is_better: frozenset[str] = frozenset()) -> None:
+    """The BEFORE tree against this one: (label, before, after, real skynet's figure per
+    build) per row; for a label in lower_is_better (memory), a ratio is theirs / ours."""
+    print(f"\n{'before: ' + str(before):<30}{'before':>12}{'after':>12}{'change':>9}"
+          + "".join(f"{'vs skynet ' + b + ': before, after':>32}" for b in builds))
+    for label, old, new, theirs in rows:
+        low = label in lower_is_better
+        row = f"{label:<30}{old:>12,.1f}{new:>12,.1f}{(old / new if low else new / old):>8.2f}x"
+        for t in theirs:
+            a, b = (t / old, t / new) if low else (old / t, new / t)
+            row += f"{f'{a:.2f}x, {b:.2f}x':>32}"
+        print(row)
