@@ -112,7 +112,7 @@ function netpack.filter(q, msg, sz)
 		if #msg > 9 then
 			return filter_data(q, id, msg, 10)
 		end
-		return q
+		return q -- no bytes (the node never sends such a message): nothing to frame
 	elseif t == 2 then -- a listen's address, or a start / connect taking effect
 		return q, "init", id, string_sub(msg, 10), ud
 	elseif t == 3 then -- close: an incomplete packet is dropped
