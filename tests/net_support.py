@@ -144,3 +144,13 @@ def wait_until(pred: Callable[[], bool], timeout: float = 30,
             text = what() if callable(what) else what
             raise AssertionError(f"timed out waiting for {text or pred}")
         time.sleep(0.02)
+
+
+def small_window_client(port: int) -> socket.socket:
+    """A client with a small receive window (set before connecting, so it holds): the
+    kernel buffers little, the rest queues in the node."""
+    c = socket.socket()
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    c.settimeout(30)
+    c.connect(("127.0.0.1", port))
+    return c

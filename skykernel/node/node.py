@@ -94,9 +94,9 @@ class Node:
         self.scheduler = Scheduler(self, threads or self.config.thread)
         self.monitor = Monitor(self, endless_seconds)
         self.lualib_dir = str(RUNTIME_DIR / "lualib")
-        #: The pack format in C for this node's Lua version (node/native), b"" where the
-        #: services use skynet/seri.lua instead.
-        self.seri_library = (native.library(self.config.lua) or "").encode()
+        #: The C for this node's Lua version (node/native: the pack format and the direct
+        #: socket write), b"" where services pack in Lua and write through Python.
+        self.native_library = (native.library(self.config.lua) or "").encode()
         own_services = str(RUNTIME_DIR / "service" / "?.lua")
         self.service_path = ";".join([*self.config.luaservice, own_services])
         self.lua_path = ";".join(self.config.lua_path)
@@ -124,7 +124,8 @@ class Node:
         self._closed = False
         why = native.failure(self.config.lua)
         if why:
-            self.logger.write(0, f"skynet.pack runs in Lua: the C did not build: {why}")
+            self.logger.write(0, "skynet.pack runs in Lua and socket writes in Python:"
+                                 f" the C did not build: {why}")
         for key in self.config.ignored:
             self.logger.write(0, f"config key {key} is ignored (it only matters to C skynet)")
 

@@ -236,7 +236,7 @@ class LuaService(Service):
         load = lua.globals().load
         core_main = load(node.runtime_code("skynet/core.lua"), b"=core", b"b")
         self.core = core_main(self.handle, node.lualib_dir.encode(), self._command, self._alive,
-                              node.seri_library)
+                              node.native_library)
         if self.carry is not None:
             self.core.carried = self.carry
         # the worker calls the Lua entry itself: no Python frame between them per batch

@@ -13,6 +13,7 @@ from net_support import (
     open_sockets,
     recv_all,
     recv_exact,
+    small_window_client,
     wait_until,
 )
 
@@ -154,16 +155,6 @@ def test_half_close_is_answered(tree):
         assert recv_all(c) == b"got question"
         c.close()
         assert n.wait_log("ANSWERED") == "ANSWERED question"
-
-
-def small_window_client(port: int) -> socket.socket:
-    """A client with a small receive window (set before connecting, so it holds): the
-    kernel buffers little, the rest queues in the node."""
-    c = socket.socket()
-    c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    c.settimeout(30)
-    c.connect(("127.0.0.1", port))
-    return c
 
 
 def test_slow_reader_gets_a_warning_then_all_its_data(tree):

@@ -7,7 +7,7 @@
 -- The bridge: Python callables, passed as arguments (a table would cost a conversion).
 -- Few of them, because each costs every service a wrapper on both sides: what is not on
 -- a hot path (logging, loading code, a full outbox, threads) goes through py_command.
-local handle, lualib, py_command, py_alive, seri_c = ...
+local handle, lualib, py_command, py_alive, native_c = ...
 
 -- A service's collector runs in generational mode, as skynet's snlua sets it: a service
 -- keeps most of what it allocates (its tables, its loaded code) and makes short-lived
@@ -161,6 +161,23 @@ function core.direct(fn)
 			flush()
 		end
 		return fn(...)
+	end
+end
+
+-- The socket write (skynet.socketdriver's send): from C where the node has it and gave
+-- a key to its socket server's table (node/native/directwrite.c), which calls `fn`, the
+-- server's own write, only for what it cannot finish; else `fn` for every write.
+local directwrite = native_c ~= "" and package.loadlib(native_c, "luaopen_skykernel_directwrite")
+function core.socket_writer(fn, key)
+	if key == nil or not directwrite then
+		return core.direct(fn)
+	end
+	local write = directwrite()
+	return function(id, data)
+		if nout > 0 then
+			flush()
+		end
+		return write(key, fn, id, data)
 	end
 end
 
@@ -341,8 +358,8 @@ package.searchers = { package.searchers[1], lua_searcher }
 package.cpath = ""
 -- The pack format in C (skykernel/node/native), where the node could build it: require
 -- "skynet.seri" then finds it first, and skynet/seri.lua is never loaded.
-if seri_c ~= "" then
-	package.preload["skynet.seri"] = package.loadlib(seri_c, "luaopen_skynet_seri")
+if native_c ~= "" then
+	package.preload["skynet.seri"] = package.loadlib(native_c, "luaopen_skynet_seri")
 end
 
 -- skynet.require (the loader makes it `require`): Lua's require in the main chunk and

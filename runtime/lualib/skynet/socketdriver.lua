@@ -89,13 +89,14 @@ local function payload(msg, sz)
 end
 
 -- The socket server's write itself (fetched on the first write, which starts the server
--- if nothing else has): a write is on the path of every packet.
+-- if nothing else has), from C where the node has it: a write is on the path of every
+-- packet.
 local send
 
 function driver.send(id, msg, sz)
 	local data = payload(msg, sz)
 	if send == nil then
-		send = core.direct(request("sender"))
+		send = core.socket_writer(request("sender"))
 	end
 	return send(id, data)
 end

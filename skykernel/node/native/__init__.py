@@ -1,10 +1,12 @@
-"""skykernel's own C: the pack format (seri.c) for every service, built on this machine.
+"""skykernel's own C, built on this machine: the pack format (seri.c) for every service,
+and the direct socket write (directwrite.c).
 
-skynet runs `skynet.pack` / `skynet.unpack` in C; so does a skykernel node wherever a C
-compiler is at hand, built the first time a node of a Lua version needs it (a fraction
-of a second, then cached). Without a compiler, or with SKYKERNEL_NATIVE=0, services use
-runtime/lualib/skynet/seri.lua: the same bytes and errors, about four times slower for
-a table.
+skynet runs `skynet.pack` / `skynet.unpack` in C, and writes to a socket from the
+writing service's thread; so does a skykernel node wherever a C compiler is at hand,
+built the first time a node of a Lua version needs it (a fraction of a second, then
+cached). Without a compiler, or with SKYKERNEL_NATIVE=0, services use
+runtime/lualib/skynet/seri.lua (the same bytes and errors, about four times slower for
+a table), and every socket write goes through the socket server in Python.
 
 Each build is linked against the lupa extension of its Lua version, by the extension's
 own path. lupa imports its extensions privately (RTLD_LOCAL) and none of them may be
@@ -32,16 +34,16 @@ from pathlib import Path
 from .. import luastate
 
 HERE = Path(__file__).resolve().parent
-SOURCES = ("seri.c",)
+SOURCES = ("seri.c", "directwrite.c")
 HEADERS = ("luaapi.h",)
-#: The function package.loadlib opens (what `require "skynet.seri"` would look for).
+#: The functions package.loadlib opens (what `require "skynet.seri"` would look for).
 SERI_OPEN = "luaopen_skynet_seri"
+DIRECTWRITE_OPEN = "luaopen_skykernel_directwrite"
 ENABLE_ENV = "SKYKERNEL_NATIVE"
 DIR_ENV = "SKYKERNEL_NATIVE_DIR"
-CFLAGS = ("-O2", "-std=c99", "-fPIC", "-shared", "-Wall", "-Werror")
+CFLAGS = ("-O2", "-std=c99", "-fPIC", "-shared", "-pthread", "-Wall", "-Werror")
 
-_built: dict[tuple[str, str, str], tuple[str | None, str | None]] = {}
-_held: list[ctypes.CDLL] = []
+_built: dict[tuple[str, str, str], tuple[ctypes.CDLL | None, str | None]] = {}
 _lock = threading.Lock()
 
 
@@ -90,7 +92,7 @@ def build(version: str) -> str:
     if cc is None:
         raise NativeBuildError("no C compiler (cc, or $CC) on PATH")
     ext = luastate.extension_file(version)
-    target = cache_dir() / f"seri-{version}-{_key(ext, cc)}.so"
+    target = cache_dir() / f"native-{version}-{_key(ext, cc)}.so"
     if target.is_file():
         return str(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -108,10 +110,10 @@ def build(version: str) -> str:
     return str(target)
 
 
-def _outcome(version: str) -> tuple[str | None, str | None]:
-    """(library path, None) or (None, why the build failed) for `version` with the
-    compiler and cache asked for now; (None, None) where no build is attempted. Built at
-    most once per process, compiler and cache, so both answers come from that one try."""
+def _outcome(version: str) -> tuple[ctypes.CDLL | None, str | None]:
+    """(library, None) or (None, why the build failed) for `version` with the compiler
+    and cache asked for now; (None, None) where no build is attempted. Built at most
+    once per process, compiler and cache, so both answers come from that one try."""
     if not enabled():
         return None, None
     cc = compiler()
@@ -121,20 +123,25 @@ def _outcome(version: str) -> tuple[str | None, str | None]:
     with _lock:
         if key not in _built:
             try:
-                path = build(version)
                 # Held open for the life of the process: each state's package.loadlib
                 # then only counts a reference (about 1 us), where otherwise the last
                 # state to close unloads it and the next one maps it again (30 us).
-                _held.append(ctypes.CDLL(path))
-                _built[key] = (path, None)
+                # The socket server calls its direct-write half through this handle.
+                _built[key] = (ctypes.CDLL(build(version)), None)
             except BUILD_ERRORS as e:
                 _built[key] = (None, str(e))
         return _built[key]
 
 
 def library(version: str) -> str | None:
-    """The C pack format's library for `version`, built if need be; None where the Lua
-    one serves (disabled, no compiler, or a build that failed: see `failure`)."""
+    """The path of the C for `version`, built if need be; None where the Lua and Python
+    serve (disabled, no compiler, or a build that failed: see `failure`)."""
+    lib = _outcome(version)[0]
+    return None if lib is None else lib._name
+
+
+def handle(version: str) -> ctypes.CDLL | None:
+    """The C for `version`, loaded (for ctypes calls), or None as for `library`."""
     return _outcome(version)[0]
 
 
@@ -148,12 +155,12 @@ def main() -> int:
     status = 0
     for version in luastate.VERSIONS:
         try:
-            print(f"skykernel: pack format in C for Lua {version}: {build(version)}")
+            print(f"skykernel: C for Lua {version}: {build(version)}")
         except BUILD_ERRORS as e:
-            print(f"skykernel: pack format stays in Lua for Lua {version}: {e}")
+            print(f"skykernel: no C for Lua {version} (pack in Lua, writes in Python): {e}")
             status = 0 if compiler() is None else 1
     return status
 
 
-__all__ = ["ENABLE_ENV", "SERI_OPEN", "NativeBuildError", "build", "cache_dir", "compiler",
-           "enabled", "failure", "library"]
+__all__ = ["DIRECTWRITE_OPEN", "ENABLE_ENV", "SERI_OPEN", "NativeBuildError", "build",
+           "cache_dir", "compiler", "enabled", "failure", "handle", "library"]

@@ -71,4 +71,15 @@ int lua_error(lua_State *L);
 int luaL_getmetafield(lua_State *L, int obj, const char *e);
 void luaL_checkstack(lua_State *L, int sz, const char *msg);
 
+/* A Lua error with this message and no position, as Lua's error(msg, 0): what the C
+ * refuses is the data's fault, not the line that asked. (luaL_error would prefix the
+ * caller's file and line.) */
+static inline int luaapi_fail(lua_State *L, const char *fmt, ...) {
+	va_list ap;
+	va_start(ap, fmt);
+	lua_pushvfstring(L, fmt, ap);
+	va_end(ap);
+	return lua_error(L);
+}
+
 #endif

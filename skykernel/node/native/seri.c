@@ -32,17 +32,6 @@
 
 #define HEADER(t, c) ((uint8_t)((t) | (c) << 3))
 
-/* A Lua error with this message and no position, as seri.lua's error(msg, 0): what the
- * format refuses is the data's fault, not the line that asked. (luaL_error would prefix
- * the caller's file and line.) */
-static int fail(lua_State *L, const char *fmt, ...) {
-	va_list ap;
-	va_start(ap, fmt);
-	lua_pushvfstring(L, fmt, ap);
-	va_end(ap);
-	return lua_error(L);
-}
-
 /* --- pack --------------------------------------------------------------------------- */
 
 struct wbuf {
@@ -120,7 +109,7 @@ static void w_string(struct wbuf *b, const char *s, size_t len) {
 	} else if (len <= 0xffffffffu) {
 		wle(b, HEADER(T_LONG_STRING, 4), len, 4);
 	} else {
-		fail(b->L, "serialize can't pack a string of %I bytes", (lua_Integer)len);
+		luaapi_fail(b->L, "serialize can't pack a string of %I bytes", (lua_Integer)len);
 	}
 	wput(b, s, len);
 }
@@ -146,7 +135,7 @@ static void pack_pairs(struct wbuf *b, int idx, int depth) {
 			break;
 		}
 		if (depth > MAX_DEPTH) {
-			fail(L, DEPTH_ERROR);
+			luaapi_fail(L, DEPTH_ERROR);
 		}
 		pack_value(b, top - 1, depth);
 		pack_value(b, top, depth);
@@ -173,7 +162,7 @@ static void pack_table(struct wbuf *b, int idx, int depth) {
 	if (depth > MAX_DEPTH) {
 		lua_pushnil(L);
 		if (asize > 0 || lua_next(L, idx)) {
-			fail(L, DEPTH_ERROR);
+			luaapi_fail(L, DEPTH_ERROR);
 		}
 	}
 	if (asize < 31) {
@@ -232,7 +221,7 @@ static void pack_value(struct wbuf *b, int idx, int depth) {
 		pack_table(b, idx, depth + 1);
 		break;
 	default:
-		fail(L, "Unsupport type %s to serialize", lua_typename(L, t));
+		luaapi_fail(L, "Unsupport type %s to serialize", lua_typename(L, t));
 	}
 }
 
@@ -262,7 +251,7 @@ struct rbuf {
 
 /* positions in messages count from 1, as in seri.lua */
 static void invalid(struct rbuf *r, size_t pos, const char *what) {
-	fail(r->L, "Invalid serialize stream (%s at byte %I)", what, (lua_Integer)(pos + 1));
+	luaapi_fail(r->L, "Invalid serialize stream (%s at byte %I)", what, (lua_Integer)(pos + 1));
 }
 
 static void invalid_n(struct rbuf *r, size_t pos, const char *what, int n) {
@@ -429,7 +418,7 @@ static int l_unpack(lua_State *L) {
 		return 0;
 	}
 	if (t != LUA_TSTRING) {
-		return fail(L, "bad argument #1 to 'unpack' (string expected, got %s)",
+		return luaapi_fail(L, "bad argument #1 to 'unpack' (string expected, got %s)",
 		                  lua_typename(L, t));
 	}
 	struct rbuf r;
@@ -439,7 +428,7 @@ static int l_unpack(lua_State *L) {
 		int isint;
 		lua_Integer sz = lua_tointegerx(L, 2, &isint);
 		if (!isint) {
-			return fail(L, "bad argument #2 to 'unpack' (size expected, got %s)",
+			return luaapi_fail(L, "bad argument #2 to 'unpack' (size expected, got %s)",
 			                  lua_typename(L, lua_type(L, 2)));
 		}
 		if (sz < (lua_Integer)r.len) {

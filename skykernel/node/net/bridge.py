@@ -45,9 +45,10 @@ def _connect(net: SocketServer, svc: LuaService, host: Any, port: Any = None) ->
 
 
 def _sender(net: SocketServer, svc: LuaService) -> Any:
-    """The write itself: skynet.socketdriver calls it directly (core.direct), as a write
-    is on the path of every packet. It can only be called from Lua (luastate.py)."""
-    return net.send
+    """The write itself, and the key of the server's table in the C where there is one:
+    skynet.socketdriver calls it directly (core.socket_writer), as a write is on the
+    path of every packet. It can only be called from Lua (luastate.py)."""
+    return net.send, None if net.direct is None else net.direct.key
 
 
 def _lsend(net: SocketServer, svc: LuaService, sid: int, data: bytes) -> bool:

@@ -18,10 +18,12 @@ data after the close it asked for, as in skynet, where every request goes throug
 socket thread's pipe. What must answer at once runs on the caller's thread: listen (a
 port in use is the caller's error), allocating ids, and writing. A write goes straight
 to the kernel when nothing is queued before it (skynet's direct write); otherwise it is
-queued and a round sends it when the socket is writable. `lock` guards the socket table
-and each socket's `wlock` its write queues (never one inside the other); a round holds
-neither while it hands messages to the scheduler, and the scheduler's lock is never held
-while either is taken.
+queued and a round sends it when the socket is writable. Where the node has its C
+(node/native), a service's direct write does not come here at all: it runs in C
+(directwrite.py says how the two halves agree), and only what C cannot finish does.
+`lock` guards the socket table and each socket's `wlock` its write queues (never one
+inside the other); a round holds neither while it hands messages to the scheduler, and
+the scheduler's lock is never held while either is taken.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..proto import PTYPE_SOCKET
+from .directwrite import DirectWrite
 
 if TYPE_CHECKING:
     from ..node import Node
@@ -56,7 +59,8 @@ HEADER = struct.Struct("<BII")
 
 #: skynet warns when more than this waits to be sent on one socket, then at each doubling.
 WARNING_SIZE = 1024 * 1024
-#: Sockets open at once (skynet's MAX_SOCKET); more accepts are closed at once.
+#: Sockets open at once (skynet's MAX_SOCKET); more accepts are closed at once. It is
+#: also the number of slots in directwrite.c, where a socket id's slot is id % MAX_SOCKET.
 MAX_SOCKET = 65536
 #: Bytes asked for per read: like skynet, start small and follow the traffic (double
 #: when a read fills it, halve when one uses less than half), so that a connection of
@@ -163,7 +167,7 @@ class Sock:
     __slots__ = ("id", "owner", "sock", "state", "protocol", "wbuf", "wlow", "wb_size",
                  "warn_size", "closing", "reading", "mask", "read", "write", "rtime",
                  "wtime", "peer", "name", "accepted", "udp_peer", "family", "rsize",
-                 "wlock")
+                 "wlock", "direct")
 
     def __init__(self, sid: int, owner: int, sock: socket.socket | None, state: str,
                  protocol: str = "TCP") -> None:
@@ -199,6 +203,8 @@ class Sock:
         #: Guards the write queues and `sock` between writers (any worker) and a round:
         #: one lock per socket, so writes to different sockets never wait for each other.
         self.wlock = threading.Lock()
+        #: Attached to the server's DirectWrite: services' writes may go from C.
+        self.direct = False
 
 
 def _strerror(e: BaseException) -> str:
@@ -273,6 +279,10 @@ class SocketServer:
         #: A spare descriptor, given up to accept and drop a connection when the process
         #: is out of descriptors (else the listener stays readable and the poll spins).
         self._reserve_fd: int | None = os.open(os.devnull, os.O_RDONLY)
+        #: The C half of services' writes (None: every write comes here), and the
+        #: slots its live sockets take there (no two may share one).
+        self.direct = DirectWrite.new(node.config.lua)
+        self._slots: set[int] = set()
 
     # --- from any thread ---------------------------------------------------------------
 
@@ -281,13 +291,22 @@ class SocketServer:
         with self.lock:
             if len(self.sockets) >= MAX_SOCKET:
                 raise NetError(f"too many sockets ({MAX_SOCKET} open)")
+            slots = self._slots
             while True:
                 self._next_id = self._next_id + 1 if self._next_id < 0x7FFFFFFF else 1
-                if self._next_id not in self.sockets:
+                if (self._next_id not in self.sockets
+                        and self._next_id % MAX_SOCKET not in slots):
                     break
             s = Sock(self._next_id, owner, sock, state, protocol)
             self.sockets[s.id] = s
+            slots.add(s.id % MAX_SOCKET)
         return s
+
+    def _attach(self, s: Sock) -> None:
+        """A TCP socket with a descriptor: services' writes to it may go from C (once
+        it is connected and `_reopen` opens it)."""
+        if self.direct is not None and s.sock is not None:
+            s.direct = self.direct.attach(s.id, s.sock.fileno())
 
     def _call(self, fn: Callable[..., None], *args: Any) -> None:
         """Run fn in the next round, after what was asked before."""
@@ -367,39 +386,69 @@ class SocketServer:
             return self.udp_send(sid, None, data)  # to the peer it is connected to
         if s is None or s.closing or s.state not in _WRITABLE:
             return False
-        if not data:
-            return True
         failed: OSError | None = None
         with s.wlock:
             if self.sockets.get(sid) is not s or s.closing:
                 return False  # closed while this thread waited for the lock
-            if s.state == CONNECTED or s.state == HALFCLOSE_READ:
-                if not s.wbuf and not s.wlow:
-                    try:
-                        n = s.sock.send(data)  # type: ignore[union-attr]
-                    except BlockingIOError:
-                        n = 0
-                    except OSError as e:
-                        n = 0
-                        failed = e
-                    if failed is None:
-                        if n:
-                            s.write += n
-                            s.wtime = monotonic()
-                        if n == len(data):
-                            return True
-                        data = memoryview(data)[n:]  # type: ignore[assignment]
-            elif s.state not in _WRITABLE:
-                return False
-            if failed is None:
-                (s.wlow if low else s.wbuf).append(data)
-                s.wb_size += len(data)
+            try:
+                held = self._take_held(s)  # a direct write's rest goes first
+                if not data and not held:
+                    return True
+                if data:
+                    if s.state == CONNECTED or s.state == HALFCLOSE_READ:
+                        if not s.wbuf and not s.wlow:
+                            n = self._write_now(s, data)
+                            if n == len(data):
+                                return True
+                            data = memoryview(data)[n:]  # type: ignore[assignment]
+                    elif s.state not in _WRITABLE:
+                        return False
+                    (s.wlow if low else s.wbuf).append(data)
+                    s.wb_size += len(data)
                 warn = self._check_warning(s)
+            except OSError as e:
+                failed = e
         if failed is not None:
             self._call(self._write_failed, s, failed)
             return True
         self._call(self._want_write, s, warn)
         return True
+
+    def _write_now(self, s: Sock, data: bytes) -> int:
+        """With s.wlock held, nothing queued and the socket writable: write what the
+        kernel takes now (nothing if a direct write's rest came first: it is queued)."""
+        if s.direct:
+            n = self.direct.write(s.id, data)  # type: ignore[union-attr]
+            if n is None:
+                self._take_held(s)
+                return 0
+            return n
+        try:
+            n = s.sock.send(data)  # type: ignore[union-attr]
+        except BlockingIOError:
+            return 0
+        if n:
+            s.write += n
+            s.wtime = monotonic()
+        return n
+
+    def _take_held(self, s: Sock) -> int:
+        """With s.wlock held: queue, first, what a direct write left to send (its
+        length); OSError if the C could not keep it (the write has failed)."""
+        if not s.direct:
+            return 0
+        rest = self.direct.take(s.id)  # type: ignore[union-attr]
+        if rest:
+            s.wbuf.appendleft(rest)
+            s.wb_size += len(rest)
+        return len(rest)
+
+    def _reopen(self, s: Sock) -> None:
+        """With s.wlock held: services' writes may go from C again, if the socket is
+        writable and nothing waits to be sent."""
+        if (s.direct and not s.closing and not s.wbuf and not s.wlow
+                and (s.state == CONNECTED or s.state == HALFCLOSE_READ)):
+            self.direct.open(s.id)  # type: ignore[union-attr]
 
     def udp_open(self, owner: int, host: str | None, port: int | None,
                  connect: tuple[str, int] | None = None) -> int:
@@ -497,9 +546,13 @@ class SocketServer:
                 kind = "TCP"
             else:
                 kind = "CLOSING"
+            write, wtime = s.write, s.wtime
+            if s.direct:
+                direct, when = self.direct.written(s.id)  # type: ignore[union-attr]
+                write, wtime = write + direct, max(wtime, when)
             row = {"id": s.id, "type": kind, "address": s.owner, "read": s.read,
-                   "write": s.write, "rtime": self.ticks(s.rtime),
-                   "wtime": self.ticks(s.wtime),
+                   "write": write, "rtime": self.ticks(s.rtime),
+                   "wtime": self.ticks(wtime),
                    "wbuffer": s.wb_size, "reading": s.reading and not s.closing,
                    "writing": bool(s.wbuf or s.wlow)}
             if s.peer:
@@ -518,6 +571,9 @@ class SocketServer:
         with self.lock:
             socks = list(self.sockets.values())
             self.sockets.clear()
+            self._slots.clear()
+        if self.direct is not None:
+            self.direct.free()  # no service writes from C from now on
         for s in socks:
             if s.sock is not None:
                 s.sock.close()
@@ -670,7 +726,11 @@ class SocketServer:
         with self.lock:
             if self.sockets.get(s.id) is s:
                 del self.sockets[s.id]
+                self._slots.discard(s.id % MAX_SOCKET)
         with s.wlock:
+            if s.direct:  # before the descriptor closes and its number is reused
+                self.direct.detach(s.id)  # type: ignore[union-attr]
+                s.direct = False
             s.wbuf.clear()
             s.wlow.clear()
             s.wb_size = 0
@@ -698,6 +758,7 @@ class SocketServer:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         s.sock = sock
         s.family = family
+        self._attach(s)
         code = sock.connect_ex(addr)
         if code == 0:
             self._established(s)
@@ -717,7 +778,9 @@ class SocketServer:
         self._established(s)
 
     def _established(self, s: Sock) -> None:
-        s.state = CONNECTED
+        with s.wlock:
+            s.state = CONNECTED
+            self._reopen(s)
         s.reading = True
         ip = ""
         try:
@@ -734,7 +797,9 @@ class SocketServer:
             self._emit(owner, SOCKET_ERROR, sid, 0, b"invalid socket")
             return
         if s.state in (PACCEPT, PLISTEN):
-            s.state = CONNECTED if s.state == PACCEPT else LISTEN
+            with s.wlock:
+                s.state = CONNECTED if s.state == PACCEPT else LISTEN
+                self._reopen(s)
             s.owner = owner
             s.reading = True
             self._update(s)
@@ -770,13 +835,22 @@ class SocketServer:
         if s is None:
             return
         told = s.state == HALFCLOSE_READ  # its CLOSE went out when the EOF came
-        if force or not (s.wbuf or s.wlow) or s.state in (HALFCLOSE_WRITE, CONNECTING,
-                                                          RESERVE):
+        with s.wlock:
+            try:
+                self._take_held(s)  # what a write began is sent before the close
+            except OSError:
+                force = True
+            linger = not force and bool(s.wbuf or s.wlow) and s.state not in (
+                HALFCLOSE_WRITE, CONNECTING, RESERVE)
+            if linger:
+                s.closing = True  # under the lock: no write opens it again
+                if s.direct:
+                    self.direct.shut(s.id)  # type: ignore[union-attr]
+        if not linger:
             self._force_close(s)
             if not told:
                 self._emit(requester, SOCKET_CLOSE, sid, 0)
             return
-        s.closing = True
         s.reading = False
         self._update(s)
         if not told:
@@ -809,6 +883,8 @@ class SocketServer:
             return
         with s.wlock:
             s.state = HALFCLOSE_WRITE
+            if s.direct:
+                self.direct.shut(s.id)  # type: ignore[union-attr]
             s.wbuf.clear()
             s.wlow.clear()
             s.wb_size = 0
@@ -843,6 +919,7 @@ class SocketServer:
             except (OSError, NetError):
                 conn.close()  # past MAX_SOCKET: dropped, as skynet drops it
                 continue
+            self._attach(c)
             c.family = s.family
             ip, port = _addr_text(addr)
             c.peer = f"{ip}:{port}"
@@ -935,6 +1012,8 @@ class SocketServer:
                     break
                 q.popleft()
             empty = not s.wbuf and not s.wlow
+            if empty and failed is None:
+                self._reopen(s)
         if failed is not None:
             self._write_failed(s, failed)
             return
