@@ -41,14 +41,6 @@ POLL_EVERY = 0.001
 #: wake-up, which on this machine kind cost more than the work of a round trip.
 SPIN = 0.0002
 
-#: A second worker joins a running one only when deliveries take this long on average
-#: (seconds), or when the running one has been inside one delivery for STUCK: for
-#: shorter work the hand-off and the turns at the GIL cost more than the second thread
-#: gives (measured: an echo server ran at 21,000 packets/s on two workers and 33,000 on
-#: one).
-PARALLEL = 0.0005
-STUCK = 0.005
-
 #: skynet's MQ_OVERLOAD (1024 messages left after one is taken), kept as the queue length
 #: in frame values (4 per message) above which a service's queue is reported.
 OVERLOAD = (1024 + 1) * 4
@@ -93,10 +85,6 @@ class Scheduler:
         #: socket request sets it to 0, so the requester's next pass runs it at once.
         self.poll_at = float("inf")
         self._busy = 0  # workers delivering a batch
-        #: How long deliveries take, a moving average (seconds).
-        self.span = 0.0
-        #: A sleeping worker wakes every STUCK to see whether a running one is stuck.
-        self._watching = False
         self._stopping = False
         #: Called under the lock when nothing is queued and no worker is busy.
         self.on_idle: Callable[[], None] | None = None
@@ -202,11 +190,9 @@ class Scheduler:
 
     def wake(self, keep: int = 0) -> None:
         """Wake an idle worker if the run queue holds more than `keep` services (the ones
-        the calling worker will take itself). Waking costs the woken thread a context
-        switch and a fight for the GIL, so it is done only when there is work for a
-        second thread: from a worker (keep >= 1), only when deliveries are long
-        (PARALLEL); from outside the workers (keep = 0), always."""
-        if len(self.runq) > keep and (keep == 0 or self.span >= PARALLEL):
+        the calling worker will take itself), as skynet's workers take whatever is
+        queued."""
+        if len(self.runq) > keep:
             self._rouse()
 
     def _rouse(self) -> None:
@@ -284,35 +270,17 @@ class Scheduler:
                 self.on_idle()
             net = self.node.net
             timeout = timer.seconds_to_next()
-            watch = False
-            if self._busy and self.span < PARALLEL:
-                # Another worker runs short deliveries: it takes the queue (and looks at
-                # the sockets) itself. One sleeper looks again in STUCK.
-                if not self._watching:
-                    self._watching = watch = True
-                    timeout = STUCK if timeout is None else min(timeout, STUCK)
-            elif net is not None and not self._polling:
+            if net is not None and not self._polling:
                 self._poll(net, timeout, idle=True, keep=1)
-                if self.runq and self._wanted():
+                if self.runq:
                     return True
                 continue
             self._sleeping += 1
             self._work.wait(timeout)
             self._sleeping -= 1
-            if watch:
-                self._watching = False
-            if self.runq and self._wanted():
+            if self.runq:
                 return True
         return False
-
-    def _wanted(self) -> bool:
-        """Whether an idle worker takes the queued services now: yes when no other worker
-        is running; else when deliveries are long (PARALLEL), or one has been inside its
-        delivery for STUCK (a runaway, or long work: the rest must not wait for it)."""
-        if self._busy == 0 or self.span >= PARALLEL:
-            return True
-        now = time.monotonic()
-        return any(w.service is not None and now - w.since >= STUCK for w in self.workers)
 
     def _poll(self, net: Any, timeout: float | None, *, idle: bool = False,
               keep: int = 0) -> None:
@@ -423,11 +391,7 @@ class Scheduler:
                 if chain is not None:
                     svc, chain = chain, None  # batch is the message it was sent
                 else:
-                    # Another worker is running short deliveries: it takes the queue, and
-                    # this one waits, as a woken worker does (_wanted), rather than both
-                    # trading the GIL message by message. (_busy first: with no other
-                    # worker running, the pass makes no call.)
-                    if not runq or (self._busy and not self._wanted()):
+                    if not runq:
                         if not self._wait_for_work():
                             return
                         now = clock()
@@ -478,7 +442,6 @@ class Scheduler:
                 if svc.attention:
                     svc.after_run()
                 lock.acquire()
-                self.span += (now - start - self.span) * 0.125
                 self._busy -= 1
                 svc.running = None
                 if out:
@@ -508,8 +471,7 @@ class Scheduler:
                     svc.scheduled = False
                 if chain is not None:
                     batch = sent
-                    if (runq and (self._sleeping or self._poller_idle)
-                            and self.span >= PARALLEL):  # taken by the chain
+                    if runq and (self._sleeping or self._poller_idle):  # taken by the chain
                         self._rouse()
                 # this worker takes the next service itself: wake another only for a second
                 elif len(runq) > 1:

@@ -288,10 +288,9 @@ end)
 
 @pytest.mark.parametrize("how", ["batch", "one by one"])
 def test_long_deliveries_run_on_two_workers_at_once(tree: Tree, how: str) -> None:
-    """Short deliveries stay on the worker that is running (a second thread costs more
-    than it gives under the GIL), but long work spreads: two services that each run
-    milliseconds of Lua per message run at the same time on `thread = 2`, whether in
-    one long delivery each (STUCK) or in many of 3 ms (PARALLEL)."""
+    """Work spreads over the workers: two services that each run milliseconds of Lua
+    per message run at the same time on `thread = 2`, whether in one long delivery each
+    or in many of 3 ms."""
     tree.write({"service/cruncher.lua": CRUNCHER})
 
     async def body(node: Node) -> None:
