@@ -41,6 +41,9 @@
 
 #define SLOTS 65536 /* skynet's MAX_SOCKET; node/net/server.py agrees */
 #define SERVERS 1024
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0 /* where there is none, Python has SIGPIPE ignored already */
+#endif
 #define WRITE_FLAGS (MSG_DONTWAIT | MSG_NOSIGNAL)
 /* sk_direct_write's answer when a rest is held: node/net/directwrite.py knows it too */
 #define HELD_FIRST (-1000000LL)
