@@ -135,12 +135,12 @@ def test_a_bad_call_is_a_lua_error(tree: Tree) -> None:
 local skynet = require "skynet"
 local core = require "skynet.core"
 skynet.start(function()
-	local send, key = core.command("SOCKET", "sender")
-	skynet.error("stale", pcall(core.socket_writer(send, key + 1), 1, "x"))
-	local write = core.socket_writer(send, key)
-	skynet.error("data", pcall(write, 1, {}))
-	skynet.error("id", pcall(write, "one", "x"))
-	skynet.error("nobody", write(99, "x"))
+	local send, key, lib = core.command("SOCKET", "sender")
+	local write = package.loadlib(lib, "luaopen_skykernel_directwrite")()
+	skynet.error("stale", pcall(write, key + 1, send, 1, "x"))
+	skynet.error("data", pcall(write, key, send, 1, {}))
+	skynet.error("id", pcall(write, key, send, "one", "x"))
+	skynet.error("nobody", write(key, send, 99, "x"))
 	skynet.error("END")
 end)
 """})

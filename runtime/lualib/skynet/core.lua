@@ -164,23 +164,6 @@ function core.direct(fn)
 	end
 end
 
--- The socket write (skynet.socketdriver's send): from C where the node has it and gave
--- a key to its socket server's table (node/native/directwrite.c), which calls `fn`, the
--- server's own write, only for what it cannot finish; else `fn` for every write.
-local directwrite = native_c ~= "" and package.loadlib(native_c, "luaopen_skykernel_directwrite")
-function core.socket_writer(fn, key)
-	if key == nil or not directwrite then
-		return core.direct(fn)
-	end
-	local write = directwrite()
-	return function(id, data)
-		if nout > 0 then
-			flush()
-		end
-		return write(key, fn, id, data)
-	end
-end
-
 -- skynet.error: every argument through tostring, joined by spaces.
 function core.error(...)
 	local n = select("#", ...)

@@ -88,15 +88,30 @@ local function payload(msg, sz)
 	error("socket send: string or table expected, got " .. t, 3)
 end
 
--- The socket server's write itself (fetched on the first write, which starts the server
--- if nothing else has), from C where the node has it: a write is on the path of every
--- packet.
+-- The socket write (fetched on the first write, which starts the socket server if
+-- nothing else has): a write is on the path of every packet. The server answers its own
+-- write and, where the node has its C, the key of its table there and the library: the
+-- C (skykernel/node/native/directwrite.c) then writes what it can, and calls the
+-- server's write only for what it cannot finish.
+local loadlib = package.loadlib
 local send
+
+local function writer()
+	local write, key, lib = command("SOCKET", "sender")
+	local open = key and loadlib(lib, "luaopen_skykernel_directwrite")
+	if not open then
+		return core.direct(write)
+	end
+	local direct = open()
+	return core.direct(function(id, data)
+		return direct(key, write, id, data)
+	end)
+end
 
 function driver.send(id, msg, sz)
 	local data = payload(msg, sz)
 	if send == nil then
-		send = core.socket_writer(request("sender"))
+		send = writer()
 	end
 	return send(id, data)
 end

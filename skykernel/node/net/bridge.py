@@ -45,10 +45,13 @@ def _connect(net: SocketServer, svc: LuaService, host: Any, port: Any = None) ->
 
 
 def _sender(net: SocketServer, svc: LuaService) -> Any:
-    """The write itself, and the key of the server's table in the C where there is one:
-    skynet.socketdriver calls it directly (core.socket_writer), as a write is on the
-    path of every packet. It can only be called from Lua (luastate.py)."""
-    return net.send, None if net.direct is None else net.direct.key
+    """The write itself, which skynet.socketdriver calls directly (core.direct), as a
+    write is on the path of every packet (it can only be called from Lua: luastate.py);
+    and where the node has its C, the key of the server's table there and the library
+    that holds the C's half of the write."""
+    if net.direct is None:
+        return net.send
+    return net.send, net.direct.key, net.node.native_library
 
 
 def _lsend(net: SocketServer, svc: LuaService, sid: int, data: bytes) -> bool:
