@@ -98,6 +98,9 @@ local send
 
 local function writer()
 	local write, key, lib = command("SOCKET", "sender")
+	if write == nil then
+		error(tostring(key), 3)
+	end
 	local open = key and loadlib(lib, "luaopen_skykernel_directwrite")
 	if not open then
 		return core.direct(write)

@@ -36,14 +36,14 @@ from .. import luastate
 HERE = Path(__file__).resolve().parent
 SOURCES = ("seri.c", "directwrite.c")
 HEADERS = ("luaapi.h",)
-#: The functions package.loadlib opens (what `require "skynet.seri"` would look for).
+#: The function package.loadlib opens (what `require "skynet.seri"` would look for).
 SERI_OPEN = "luaopen_skynet_seri"
-DIRECTWRITE_OPEN = "luaopen_skykernel_directwrite"
 ENABLE_ENV = "SKYKERNEL_NATIVE"
 DIR_ENV = "SKYKERNEL_NATIVE_DIR"
 CFLAGS = ("-O2", "-std=c99", "-fPIC", "-shared", "-pthread", "-Wall", "-Werror")
 
-_built: dict[tuple[str, str, str], tuple[ctypes.CDLL | None, str | None]] = {}
+#: Per (version, compiler, cache): (the library's path and handle, or why it failed).
+_built: dict[tuple[str, str, str], tuple[tuple[str, ctypes.CDLL] | None, str | None]] = {}
 _lock = threading.Lock()
 
 
@@ -110,10 +110,10 @@ def build(version: str) -> str:
     return str(target)
 
 
-def _outcome(version: str) -> tuple[ctypes.CDLL | None, str | None]:
-    """(library, None) or (None, why the build failed) for `version` with the compiler
-    and cache asked for now; (None, None) where no build is attempted. Built at most
-    once per process, compiler and cache, so both answers come from that one try."""
+def _outcome(version: str) -> tuple[tuple[str, ctypes.CDLL] | None, str | None]:
+    """((path, handle), None) or (None, why the build failed) for `version` with the
+    compiler and cache asked for now; (None, None) where no build is attempted. Built at
+    most once per process, compiler and cache, so both answers come from that one try."""
     if not enabled():
         return None, None
     cc = compiler()
@@ -127,7 +127,8 @@ def _outcome(version: str) -> tuple[ctypes.CDLL | None, str | None]:
                 # then only counts a reference (about 1 us), where otherwise the last
                 # state to close unloads it and the next one maps it again (30 us).
                 # The socket server calls its direct-write half through this handle.
-                _built[key] = (ctypes.CDLL(build(version)), None)
+                path = build(version)
+                _built[key] = ((path, ctypes.CDLL(path)), None)
             except BUILD_ERRORS as e:
                 _built[key] = (None, str(e))
         return _built[key]
@@ -136,13 +137,14 @@ def _outcome(version: str) -> tuple[ctypes.CDLL | None, str | None]:
 def library(version: str) -> str | None:
     """The path of the C for `version`, built if need be; None where the Lua and Python
     serve (disabled, no compiler, or a build that failed: see `failure`)."""
-    lib = _outcome(version)[0]
-    return None if lib is None else lib._name
+    built = _outcome(version)[0]
+    return None if built is None else built[0]
 
 
 def handle(version: str) -> ctypes.CDLL | None:
     """The C for `version`, loaded (for ctypes calls), or None as for `library`."""
-    return _outcome(version)[0]
+    built = _outcome(version)[0]
+    return None if built is None else built[1]
 
 
 def failure(version: str) -> str | None:
@@ -162,5 +164,5 @@ def main() -> int:
     return status
 
 
-__all__ = ["DIRECTWRITE_OPEN", "ENABLE_ENV", "SERI_OPEN", "NativeBuildError", "build",
-           "cache_dir", "compiler", "enabled", "failure", "handle", "library"]
+__all__ = ["ENABLE_ENV", "SERI_OPEN", "NativeBuildError", "build", "cache_dir", "compiler",
+           "enabled", "failure", "handle", "library"]

@@ -311,7 +311,7 @@ unsigned long long sk_direct_written(long long key, int sid, double *wtime) {
 	return n;
 }
 
-/* --- the service's side: core.lua's socket write ------------------------------------ */
+/* --- the service's side: skynet/socketdriver.lua's write ------------------------- */
 
 static int bad_argument(lua_State *L, int arg, const char *what) {
 	return luaapi_fail(L, "directwrite: bad argument #%d (%s expected)", arg, what);
