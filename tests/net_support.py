@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import textwrap
 import threading
 import time
 from collections.abc import Callable
@@ -154,3 +155,20 @@ def small_window_client(port: int) -> socket.socket:
     c.settimeout(30)
     c.connect(("127.0.0.1", port))
     return c
+
+
+def accepting_service(on_accept: str) -> str:
+    """A service's Lua: it listens on 127.0.0.1 (a free port), starts each connection it
+    accepts, as `id`, and runs the Lua `on_accept` there; it logs `PORT <port>` for
+    NodeThread.wait_port."""
+    body = textwrap.indent(textwrap.dedent(on_accept).strip("\n"), "\t\t")
+    return ('local skynet = require "skynet"\n'
+            'local socket = require "skynet.socket"\n'
+            "skynet.start(function()\n"
+            '\tlocal lid, _, port = socket.listen("127.0.0.1", 0)\n'
+            "\tsocket.start(lid, function(id)\n"
+            "\t\tsocket.start(id)\n"
+            f"{body}\n"
+            "\tend)\n"
+            '\tskynet.error("PORT " .. port)\n'
+            "end)\n")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from conftest import Tree
-from net_support import NodeThread, connect, recv_exact, small_window_client
+from net_support import NodeThread, accepting_service, connect, recv_exact, small_window_client
 from seri_support import c_library
 
 from skykernel.node import native
@@ -50,21 +50,12 @@ def test_writes_with_nothing_queued_skip_the_server(tree: Tree,
     asked. netstat counts the bytes all the same."""
     choose(way, monkeypatch)
     calls = count_server_writes(monkeypatch)
-    tree.write({"service/main.lua": """
-local skynet = require "skynet"
-local socket = require "skynet.socket"
-skynet.start(function()
-	local lid, _, port = socket.listen("127.0.0.1", 0)
-	socket.start(lid, function(id)
-		socket.start(id)
-		for i = 1, 200 do
-			assert(socket.write(id, string.format("line %03d\\n", i)))
-		end
-		skynet.error("WROTE")
-	end)
-	skynet.error("PORT " .. port)
-end)
-"""})
+    tree.write({"service/main.lua": accepting_service("""
+for i = 1, 200 do
+	assert(socket.write(id, string.format("line %03d\\n", i)))
+end
+skynet.error("WROTE")
+""")})
     with NodeThread(tree) as n:
         c = connect(n.wait_port())
         data = recv_exact(c, 200 * 9)
@@ -100,19 +91,10 @@ def test_two_writers_on_two_workers_keep_their_order(tree: Tree,
     go from C again, many times over. Every line arrives whole, and each writer's lines
     in the order it wrote them."""
     choose(way, monkeypatch)
-    tree.write({"service/writer.lua": WRITER, "service/main.lua": """
-local skynet = require "skynet"
-local socket = require "skynet.socket"
-skynet.start(function()
-	local lid, _, port = socket.listen("127.0.0.1", 0)
-	socket.start(lid, function(id)
-		socket.start(id)
-		skynet.newservice("writer", id, "A")
-		skynet.newservice("writer", id, "B")
-	end)
-	skynet.error("PORT " .. port)
-end)
-"""})
+    tree.write({"service/writer.lua": WRITER, "service/main.lua": accepting_service("""
+skynet.newservice("writer", id, "A")
+skynet.newservice("writer", id, "B")
+""")})
     with NodeThread(tree, config="thread = 2\n") as n:
         c = small_window_client(n.wait_port())
         data = recv_exact(c, 2 * 256 * 16384)

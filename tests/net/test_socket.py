@@ -9,6 +9,7 @@ import time
 
 from net_support import (
     NodeThread,
+    accepting_service,
     connect,
     open_sockets,
     recv_all,
@@ -160,25 +161,16 @@ def test_half_close_is_answered(tree):
 def test_slow_reader_gets_a_warning_then_all_its_data(tree):
     """A client that does not read: the queue past 1 MB warns (skynet's WARNING, in K),
     then, once drained, the warning callback hears 0; every byte arrives in order."""
-    tree.write({"service/main.lua": """
-local skynet = require "skynet"
-local socket = require "skynet.socket"
-skynet.start(function()
-	local lid, _, port = socket.listen("127.0.0.1", 0)
-	socket.start(lid, function(id)
-		socket.start(id)
-		socket.warning(id, function(fd, size)
-			skynet.error("WARN", size > 0 and "on" or "off", fd == id, size >= 1024)
-		end)
-		local chunk = string.rep("abcdefgh", 8192) -- 64 KB
-		for i = 1, 192 do
-			assert(socket.write(id, chunk))
-		end
-		skynet.error("WROTE")
-	end)
-	skynet.error("PORT " .. port)
+    tree.write({"service/main.lua": accepting_service("""
+socket.warning(id, function(fd, size)
+	skynet.error("WARN", size > 0 and "on" or "off", fd == id, size >= 1024)
 end)
-"""})
+local chunk = string.rep("abcdefgh", 8192) -- 64 KB
+for i = 1, 192 do
+	assert(socket.write(id, chunk))
+end
+skynet.error("WROTE")
+""")})
     with NodeThread(tree) as n:
         c = small_window_client(n.wait_port())
         n.wait_log("WROTE")
@@ -193,25 +185,16 @@ def test_queued_writes_go_out_while_every_worker_is_busy(tree):
     """The workers poll the sockets themselves; with the only worker inside a long
     delivery, the monitor's rounds still send what was queued, as skynet's socket
     thread would: the client has every byte before the delivery ends."""
-    tree.write({"service/main.lua": """
-local skynet = require "skynet"
-local socket = require "skynet.socket"
-skynet.start(function()
-	local lid, _, port = socket.listen("127.0.0.1", 0)
-	socket.start(lid, function(id)
-		socket.start(id)
-		local chunk = string.rep("abcdefgh", 8192) -- 64 KB
-		for i = 1, 64 do
-			assert(socket.write(id, chunk))
-		end
-		skynet.error("WROTE")
-		local t = skynet.hpc()
-		while skynet.hpc() - t < 4e9 do end -- 4 s without a yield
-		skynet.error("BUSY DONE")
-	end)
-	skynet.error("PORT " .. port)
-end)
-"""})
+    tree.write({"service/main.lua": accepting_service("""
+local chunk = string.rep("abcdefgh", 8192) -- 64 KB
+for i = 1, 64 do
+	assert(socket.write(id, chunk))
+end
+skynet.error("WROTE")
+local t = skynet.hpc()
+while skynet.hpc() - t < 4e9 do end -- 4 s without a yield
+skynet.error("BUSY DONE")
+""")})
     with NodeThread(tree, config="thread = 1\n") as n:
         c = connect(n.wait_port())
         n.wait_log("WROTE")
@@ -227,25 +210,16 @@ def test_an_idle_node_with_sockets_sleeps(tree):
     """After a burst of round trips an idle worker looks at the sockets without sleeping
     for a moment (a reply that comes soon then costs no wake-up); once nothing comes, it
     sleeps in the poll: the node uses no CPU while nothing happens."""
-    tree.write({"service/main.lua": """
-local skynet = require "skynet"
-local socket = require "skynet.socket"
-skynet.start(function()
-	local lid, _, port = socket.listen("127.0.0.1", 0)
-	socket.start(lid, function(id)
-		socket.start(id)
-		skynet.fork(function()
-			while true do
-				local line = socket.readline(id)
-				if not line then break end
-				socket.write(id, line .. "\\n")
-			end
-			socket.close(id)
-		end)
-	end)
-	skynet.error("PORT " .. port)
+    tree.write({"service/main.lua": accepting_service("""
+skynet.fork(function()
+	while true do
+		local line = socket.readline(id)
+		if not line then break end
+		socket.write(id, line .. "\\n")
+	end
+	socket.close(id)
 end)
-"""})
+""")})
     with NodeThread(tree) as n:
         c = connect(n.wait_port())
         for i in range(200):
@@ -260,20 +234,11 @@ end)
 
 
 def test_default_warning_is_logged(tree):
-    tree.write({"service/main.lua": """
-local skynet = require "skynet"
-local socket = require "skynet.socket"
-skynet.start(function()
-	local lid, _, port = socket.listen("127.0.0.1", 0)
-	socket.start(lid, function(id)
-		socket.start(id)
-		for i = 1, 192 do
-			socket.write(id, string.rep("z", 65536))
-		end
-	end)
-	skynet.error("PORT " .. port)
-end)
-"""})
+    tree.write({"service/main.lua": accepting_service("""
+for i = 1, 192 do
+	socket.write(id, string.rep("z", 65536))
+end
+""")})
     with NodeThread(tree) as n:
         c = small_window_client(n.wait_port())
         line = n.wait_log("K bytes need to send out")
@@ -413,22 +378,13 @@ end)
 
 
 def test_socket_limit_closes_an_overflowing_socket(tree):
-    tree.write({"service/main.lua": """
-local skynet = require "skynet"
-local socket = require "skynet.socket"
-skynet.start(function()
-	local lid, _, port = socket.listen("127.0.0.1", 0)
-	socket.start(lid, function(id)
-		socket.start(id)
-		socket.limit(id, 1000)
-		skynet.fork(function()
-			local line, rest = socket.readline(id)
-			skynet.error("LINE", line, rest and #rest)
-		end)
-	end)
-	skynet.error("PORT " .. port)
+    tree.write({"service/main.lua": accepting_service("""
+socket.limit(id, 1000)
+skynet.fork(function()
+	local line, rest = socket.readline(id)
+	skynet.error("LINE", line, rest and #rest)
 end)
-"""})
+""")})
     with NodeThread(tree) as n:
         c = connect(n.wait_port())
         c.sendall(b"y" * 5000)  # no newline, more than the limit
