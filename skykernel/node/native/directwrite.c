@@ -100,9 +100,8 @@ static struct server *lookup(long long key) {
 	return sv;
 }
 
-/* The slot of socket `sid`, locked, if the server attached it; else NULL. */
-static struct slot *locked(long long key, long long sid) {
-	struct server *sv = lookup(key);
+/* The slot of socket `sid` in `sv`, locked, if the server attached it; else NULL. */
+static struct slot *locked_in(struct server *sv, long long sid) {
 	if (sv == NULL || sid <= 0 || sid > 0x7fffffff) {
 		return NULL;
 	}
@@ -113,6 +112,10 @@ static struct slot *locked(long long key, long long sid) {
 		return NULL;
 	}
 	return s;
+}
+
+static struct slot *locked(long long key, long long sid) {
+	return locked_in(lookup(key), sid);
 }
 
 static void drop_held(struct slot *s) {
@@ -199,7 +202,7 @@ int sk_direct_attach(long long key, int sid, int fd) {
 /* Forget the socket (before its descriptor closes); what was held goes with it. */
 void sk_direct_detach(long long key, int sid) {
 	struct server *sv = lookup(key);
-	struct slot *s = sv != NULL ? locked(key, sid) : NULL;
+	struct slot *s = locked_in(sv, sid);
 	if (s == NULL) {
 		return;
 	}
@@ -335,11 +338,12 @@ static int ldirectwrite(lua_State *L) {
 	if (data == NULL) {
 		return bad_argument(L, 4, "string");
 	}
-	if (lookup(key) == NULL) {
+	struct server *sv = lookup(key);
+	if (sv == NULL) {
 		return luaapi_fail(L, "directwrite: no socket server with key %I", key);
 	}
 	int held = 0;
-	struct slot *s = locked(key, sid);
+	struct slot *s = locked_in(sv, sid);
 	if (s != NULL) {
 		if (s->open) {
 			ssize_t n = send(s->fd, data, len, WRITE_FLAGS);
