@@ -471,7 +471,7 @@ class Scheduler:
                     svc.scheduled = False
                 if chain is not None:
                     batch = sent
-                    if runq and (self._sleeping or self._poller_idle):  # taken by the chain
+                    if runq:  # this worker runs the chain: the queue is another's
                         self._rouse()
                 # this worker takes the next service itself: wake another only for a second
                 elif len(runq) > 1:
