@@ -93,33 +93,40 @@ WRITE = 2  # selectors.EVENT_WRITE
 
 
 class _Poller:
-    """epoll where there is one (a round's hottest loop: no per-event objects), else a
-    selectors selector. Only the thread holding the poll role registers and polls."""
+    """epoll where there is one, else a selectors selector. Only the thread holding the
+    poll role registers and polls.
 
-    def __init__(self) -> None:
-        self._objects: dict[int, Any] = {}
-        self._epoll = select.epoll() if hasattr(select, "epoll") else None
+    A round is the node's hottest loop: `poll` hands back the poller's own list of
+    (descriptor, event bits), with no object made per event, and the round looks the
+    descriptor up in `objects`. `READABLE` is the bits of the usual event, bytes to read
+    and nothing else; `mask` turns any other into READ|WRITE."""
+
+    def __init__(self, use_epoll: bool = hasattr(select, "epoll")) -> None:
+        #: descriptor -> what was registered for it
+        self.objects: dict[int, Any] = {}
+        self._epoll = select.epoll() if use_epoll else None
         self._selector = None if self._epoll else selectors.DefaultSelector()
+        self.READABLE = select.EPOLLIN if self._epoll else READ
 
     @staticmethod
     def _epoll_mask(mask: int) -> int:
         return (select.EPOLLIN if mask & READ else 0) | (select.EPOLLOUT if mask & WRITE else 0)
 
     def register(self, fd: int, mask: int, obj: Any) -> None:
-        self._objects[fd] = obj
+        self.objects[fd] = obj
         if self._epoll is not None:
             self._epoll.register(fd, self._epoll_mask(mask))
         else:
-            self._selector.register(fd, mask, obj)  # type: ignore[union-attr]
+            self._selector.register(fd, mask)  # type: ignore[union-attr]
 
     def modify(self, fd: int, mask: int) -> None:
         if self._epoll is not None:
             self._epoll.modify(fd, self._epoll_mask(mask))
         else:
-            self._selector.modify(fd, mask, self._objects[fd])  # type: ignore[union-attr]
+            self._selector.modify(fd, mask)  # type: ignore[union-attr]
 
     def unregister(self, fd: int) -> None:
-        self._objects.pop(fd, None)
+        self.objects.pop(fd, None)
         try:
             if self._epoll is not None:
                 self._epoll.unregister(fd)
@@ -128,30 +135,30 @@ class _Poller:
         except (KeyError, ValueError, OSError):
             pass
 
-    def poll(self, timeout: float | None = None) -> list[tuple[Any, int]]:
-        """(object, READ|WRITE) for each ready descriptor; an error or hangup reads as
-        both, so the socket's next read or write finds out what happened."""
+    def poll(self, timeout: float | None = None) -> list[tuple[int, int]]:
+        """(descriptor, event bits) for each ready descriptor (None: wait until one
+        is)."""
         if self._epoll is None:
-            return [(key.data, mask) for key, mask in self._selector.select(timeout)]  # type: ignore[union-attr]
-        objects = self._objects
-        out = []
-        for fd, ev in self._epoll.poll(-1 if timeout is None else timeout):
-            obj = objects.get(fd, _GONE)
-            if obj is _GONE:
-                continue
-            mask = 0
-            if ev & (select.EPOLLIN | select.EPOLLERR | select.EPOLLHUP):
-                mask = READ
-            if ev & (select.EPOLLOUT | select.EPOLLERR | select.EPOLLHUP):
-                mask |= WRITE
-            out.append((obj, mask))
-        return out
+            return [(key.fd, mask) for key, mask in self._selector.select(timeout)]  # type: ignore[union-attr]
+        return self._epoll.poll(-1 if timeout is None else timeout)
+
+    def mask(self, bits: int) -> int:
+        """READ|WRITE for `bits`; an error or hangup reads as both, so the socket's
+        next read or write finds out what happened."""
+        if self._epoll is None:
+            return bits
+        mask = 0
+        if bits & (select.EPOLLIN | select.EPOLLERR | select.EPOLLHUP):
+            mask = READ
+        if bits & (select.EPOLLOUT | select.EPOLLERR | select.EPOLLHUP):
+            mask |= WRITE
+        return mask
 
     def close(self) -> None:
         if self._epoll is not None:
             self._epoll.close()
         else:
-            self._poller.close()  # type: ignore[union-attr]
+            self._selector.close()  # type: ignore[union-attr]
 
 
 _GONE = object()
@@ -597,22 +604,26 @@ class SocketServer:
             # asked before the caller took the poll: no poke woke it (one asked from
             # now on pokes, as the role is taken)
             timeout = 0.0
+        poller = self._poller
         try:
-            events = self._poller.poll(timeout)
+            events = poller.poll(timeout)
         except InterruptedError:
             events = []
         sockets = self.sockets
-        for s, mask in events:
+        objects = poller.objects
+        readable = poller.READABLE
+        for fd, bits in events:
+            s = objects.get(fd, _GONE)
             if s is None:
                 self._drain_wake()
                 continue
-            if sockets.get(s.id) is not s:
+            if s is _GONE or sockets.get(s.id) is not s:
                 continue  # closed by an earlier event of this round
             try:
-                if mask == READ and s.state == CONNECTED:  # the usual event: bytes came
+                if bits == readable and s.state == CONNECTED:  # the usual event: bytes came
                     self._recv(s)
                 else:
-                    self._event(s, mask)
+                    self._event(s, poller.mask(bits))
             except Exception as e:  # noqa: BLE001 - one socket's fault stays with it
                 self.node.logger.write(0, f"socket {s.id}: {e!r}")
                 self._force_close(s)
@@ -670,17 +681,15 @@ class SocketServer:
         that have died meanwhile close."""
         out, self._out = self._out, []
         sched = self.node.scheduler
-        owners: set[int] = set()
-        ids: list[int] = []
+        lost: list[tuple[int, tuple[int, ...]]] = []  # rare: no set made per round
         with sched.lock:
             enqueue = sched.enqueue
             for owner, msg, close in out:
                 if not enqueue(0, owner, PTYPE_SOCKET, 0, msg):
-                    owners.add(owner)
-                    ids.extend(close)
+                    lost.append((owner, close))
             sched.wake(keep)
-        if owners:
-            self._close_lost(owners, ids)
+        if lost:
+            self._close_lost({owner for owner, _ in lost}, [i for _, c in lost for i in c])
 
     def _close_lost(self, owners: set[int], ids: list[int]) -> None:
         """Sockets whose owner died: an accepted one it never heard of, and any other
