@@ -1,7 +1,7 @@
 """The socket server's poller (node/net/server.py `_Poller`), both kinds: epoll, and the
 selectors one a system without epoll gets. A round reads its raw (descriptor, bits)
 list and takes the usual event, bytes to read and nothing else, by comparing the bits
-with READABLE; every other event goes through `mask`."""
+with `readable`; every other event goes through `mask`."""
 
 from __future__ import annotations
 
@@ -36,8 +36,8 @@ def test_bytes_to_read_are_the_usual_event(poller: _Poller) -> None:
         assert poller.poll(0.0) == []
         b.send(b"x")
         events = poller.poll(1.0)
-        assert events == [(a.fileno(), poller.READABLE)]
-        assert poller.mask(poller.READABLE) == READ
+        assert events == [(a.fileno(), poller.readable)]
+        assert poller.mask(poller.readable) == READ
 
 
 def test_writes_modify_and_unregister(poller: _Poller) -> None:
@@ -64,7 +64,7 @@ def test_a_closed_peer_is_not_the_usual_event(poller: _Poller) -> None:
         if poller._epoll is not None:
             # epoll adds its hangup bit: the round takes the slow way, where the mask
             # reads it as both, so the next read or write finds out what happened
-            assert bits != poller.READABLE
+            assert bits != poller.readable
             assert poller.mask(bits) == READ | WRITE
         else:
             assert poller.mask(bits) == READ  # selectors report EOF as readable

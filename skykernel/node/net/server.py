@@ -98,7 +98,7 @@ class _Poller:
 
     A round is the node's hottest loop: `poll` hands back the poller's own list of
     (descriptor, event bits), with no object made per event, and the round looks the
-    descriptor up in `objects`. `READABLE` is the bits of the usual event, bytes to read
+    descriptor up in `objects`. `readable` is the bits of the usual event, bytes to read
     and nothing else; `mask` turns any other into READ|WRITE."""
 
     def __init__(self, use_epoll: bool = hasattr(select, "epoll")) -> None:
@@ -106,7 +106,7 @@ class _Poller:
         self.objects: dict[int, Any] = {}
         self._epoll = select.epoll() if use_epoll else None
         self._selector = None if self._epoll else selectors.DefaultSelector()
-        self.READABLE = select.EPOLLIN if self._epoll else READ
+        self.readable = select.EPOLLIN if self._epoll else READ
 
     @staticmethod
     def _epoll_mask(mask: int) -> int:
@@ -611,7 +611,7 @@ class SocketServer:
             events = []
         sockets = self.sockets
         objects = poller.objects
-        readable = poller.READABLE
+        readable = poller.readable
         for fd, bits in events:
             s = objects.get(fd, _GONE)
             if s is None:
