@@ -120,6 +120,12 @@ def median(runs: list[Results], key: str) -> float:
     return statistics.median(run[key] for run in runs if key in run)
 
 
+def round_ratios(ours: list[Results], theirs: list[Results], key: str) -> list[float]:
+    """Ours over theirs in each round (the two ran back to back in it), where both
+    have the figure."""
+    return [a[key] / b[key] for a, b in zip(ours, theirs, strict=False) if key in a and key in b]
+
+
 def builds() -> list[str]:
     present = realskynet.builds()
     if not present:
