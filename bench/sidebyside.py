@@ -121,7 +121,7 @@ def median(runs: list[Results], key: str) -> float:
 
 
 def round_ratios(ours: list[Results], theirs: list[Results], key: str) -> list[float]:
-    """Ours over theirs in each round (the two ran back to back in it), where both
+    """Ours over theirs in each round (the two ran a moment apart in it), where both
     have the figure."""
     return [a[key] / b[key] for a, b in zip(ours, theirs, strict=False) if key in a and key in b]
 

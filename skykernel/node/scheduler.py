@@ -309,8 +309,9 @@ class Scheduler:
         """Rounds that do not wait, for up to SPIN: True if work came (the lock is not
         held; the run queue is only peeked at). A spin that finds nothing is not tried
         again until a wait is short again, so an idle node does not burn a core."""
-        end = 0.0  # the clock is read only once the first round finds nothing: usually
-        # what the last delivery sent is there already
+        # The clock is read only once a round has found nothing: usually the first
+        # finds what the last delivery sent.
+        end = 0.0
         while not self._stopping:
             net.round(0.0, keep)
             if self.runq:
