@@ -338,16 +338,9 @@ def main() -> int:
         for b in builds:
             row += f"{one / sidebyside.median(runs[f'{case} {b}'], case):>15.2f}x{'':>7}"
         print(row)
-    # skynet's own figures move from round to round here, most of all socketchannel's:
-    # the ratio of each round, ours against the build's run in the same round, shows how far
-    print(f"\n{'ratio per round (lowest-highest)':<44}"
-          + "".join(f"{'vs skynet ' + b:>22}" for b in builds))
-    for case in only:
-        row = f"{CASES[case][2]:<44}"
-        for b in builds:
-            r = sidebyside.round_ratios(runs[f"{case} skykernel"], runs[f"{case} {b}"], case)
-            row += f"{f'{min(r):.2f}x-{max(r):.2f}x' if r else '-':>22}"
-        print(row)
+    sidebyside.print_round_ratios([
+        (CASES[case][2], runs[f"{case} skykernel"], [runs[f"{case} {b}"] for b in builds], case)
+        for case in only], builds)
     if before is not None:
         sidebyside.print_before_after(before, [
             (CASES[case][2], sidebyside.median(runs[f"{case} skykernel before"], case),

@@ -216,12 +216,17 @@ def main() -> int:
         for case, v in ((case, v) for case in scaled for v in versions):
             one, two = value(case, f"skykernel {v} thread=1"), value(case, f"skykernel {v}")
             print(f"{labelled(case, v):<{width}}{one:>14,.1f}{two:>14,.1f}{two / one:>8.2f}x")
+    memory = frozenset(labelled("memory", v) for v in versions)
+    sidebyside.print_round_ratios([
+        (labelled(case, v), runs[f"{case} skykernel {v}"], [runs[f"{case} {b}"] for b in builds],
+         case)
+        for case in only for v in versions], builds, lower_is_better=memory)
     if before is not None:
         sidebyside.print_before_after(before, [
             (labelled(case, v), value(case, f"skykernel {v} before"),
              value(case, f"skykernel {v}"), [value(case, b) for b in builds])
             for case in only for v in versions],
-            builds, lower_is_better=frozenset(labelled("memory", v) for v in versions))
+            builds, lower_is_better=memory)
     print(f"\nmedians of {rounds} interleaved rounds; master is skynet on Lua 5.5, 1.8 on Lua 5.4")
     return 0
 

@@ -126,6 +126,27 @@ def round_ratios(ours: list[Results], theirs: list[Results], key: str) -> list[f
     return [a[key] / b[key] for a, b in zip(ours, theirs, strict=False) if key in a and key in b]
 
 
+def print_round_ratios(rows: list[tuple[str, list[Results], list[list[Results]], str]],
+                       builds: list[str], lower_is_better: frozenset[str] = frozenset()) -> None:
+    """Each round's own ratio, lowest and highest: (label, our runs, each build's runs,
+    the figure's key) per row. skynet's figures move from round to round here, most of
+    all with sockets (docs/network.md, "Speed"): the spread shows how far a median's
+    verdict rests on where they landed. For a label in lower_is_better (memory), a
+    ratio is theirs / ours."""
+    if not builds:
+        return
+    print(f"\n{'ratio per round (lowest-highest)':<44}"
+          + "".join(f"{'vs skynet ' + b:>22}" for b in builds))
+    for label, ours, theirs, key in rows:
+        row = f"{label:<44}"
+        for runs in theirs:
+            r = round_ratios(ours, runs, key)
+            if label in lower_is_better:
+                r = [1 / x for x in r]
+            row += f"{f'{min(r):.2f}x-{max(r):.2f}x' if r else '-':>22}"
+        print(row)
+
+
 def builds() -> list[str]:
     present = realskynet.builds()
     if not present:
