@@ -16,6 +16,7 @@ import re
 import signal
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,3 +105,48 @@ def log_text(line: str) -> str:
     """`[:00000008] hello` -> `hello`; other lines (tracebacks) as they are."""
     m = _LINE.match(line)
     return m.group(2) if m else line
+
+
+class RealNode:
+    """Real skynet as a process, its log lines read as they come."""
+
+    def __init__(self, config, build: str, cwd) -> None:
+        self.proc = start(config, build, cwd)
+        self.texts: list[str] = []
+        self.seen = threading.Condition()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            with self.seen:
+                self.texts.append(log_text(line.rstrip("\n")))
+                self.seen.notify_all()
+
+    def wait_log(self, text: str, timeout: float = 60) -> str:
+        deadline = time.monotonic() + timeout
+        with self.seen:
+            while True:
+                for t in self.texts:
+                    if text in t:
+                        return t
+                left = deadline - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None:
+                    raise AssertionError(f"real skynet did not log {text!r}; log:\n"
+                                         + "\n".join(self.texts[-60:]))
+                self.seen.wait(min(left, 0.5))
+
+    def results(self, done: str) -> dict[str, str]:
+        self.wait_log(done)
+        out: dict[str, str] = {}
+        for text in self.texts:
+            tag, _, rest = text.partition(" ")
+            if tag.isupper() and tag not in out:
+                out[tag] = rest
+        return out
+
+    def stop(self) -> None:
+        stop(self.proc)
+        self.reader.join(5)
+        print("real skynet log:\n" + "\n".join(self.texts))

@@ -5,9 +5,6 @@ that fails, unknown node, node gone)."""
 
 from __future__ import annotations
 
-import threading
-import time
-
 import realskynet
 from net_support import NodeThread, free_port
 from test_cluster import GREETER, MAIN, results
@@ -17,51 +14,6 @@ from test_cluster import GREETER, MAIN, results
 REAL_MAIN = MAIN.replace(
     'skynet.error("READY " .. me)',
     'skynet.error("READY " .. me)\n\tskynet.fork(skynet.call, skynet.self(), "lua", "go")')
-
-
-class RealNode:
-    """Real skynet as a process, its log lines read as they come."""
-
-    def __init__(self, config, build: str, cwd) -> None:
-        self.proc = realskynet.start(config, build, cwd)
-        self.texts: list[str] = []
-        self.seen = threading.Condition()
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            with self.seen:
-                self.texts.append(realskynet.log_text(line.rstrip("\n")))
-                self.seen.notify_all()
-
-    def wait_log(self, text: str, timeout: float = 60) -> str:
-        deadline = time.monotonic() + timeout
-        with self.seen:
-            while True:
-                for t in self.texts:
-                    if text in t:
-                        return t
-                left = deadline - time.monotonic()
-                if left <= 0 or self.proc.poll() is not None:
-                    raise AssertionError(f"real skynet did not log {text!r}; log:\n"
-                                         + "\n".join(self.texts[-60:]))
-                self.seen.wait(min(left, 0.5))
-
-    def results(self, done: str) -> dict[str, str]:
-        self.wait_log(done)
-        out: dict[str, str] = {}
-        for text in self.texts:
-            tag, _, rest = text.partition(" ")
-            if tag.isupper() and tag not in out:
-                out[tag] = rest
-        return out
-
-    def stop(self) -> None:
-        realskynet.stop(self.proc)
-        self.reader.join(5)
-        print("real skynet log:\n" + "\n".join(self.texts))
 
 
 def main_of(n: NodeThread) -> int:
@@ -97,7 +49,7 @@ def test_skykernel_and_real_skynet_call_each_other(tree, real_skynet):
                       config='cluster = "clustername.lua"\nnode = "skk"\n')
     with ours:
         ours.wait_log("READY skk")
-        real = RealNode(tree.root / "real.config", real_skynet, tree.root)
+        real = realskynet.RealNode(tree.root / "real.config", real_skynet, tree.root)
         try:
             # real skynet calls us
             r = real.results("DONE real")
