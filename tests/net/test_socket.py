@@ -7,6 +7,8 @@ import socket
 import struct
 import time
 
+import pytest
+import realskynet
 from net_support import (
     NodeThread,
     accepting_service,
@@ -17,6 +19,7 @@ from net_support import (
     small_window_client,
     wait_until,
 )
+from test_directwrite import WAYS, choose
 
 # A Lua server and client in one service: what skynet's own test_socket does.
 ROUNDTRIP = """
@@ -551,3 +554,60 @@ end)
     assert any(t.startswith("Resume socket (") for t in out)
     assert "ALL 300000 true" in out
     assert "TAIL tail" in out
+
+
+
+# Writes made while the client does not read (its window is small), in skynet's queues:
+# a write that finds nothing queued writes what the kernel takes, and its rest waits
+# ahead of everything after it, whatever its priority. An lwrite that finds nothing
+# queued counts as a write; one made behind queued writes waits for every write.
+BULK = 8 * 1024 * 1024
+LWRITES = accepting_service(f"""
+local bulk = string.rep("b", {BULK})
+local case = skynet.getenv("case")
+if case == "write first" then
+	socket.write(id, bulk)
+	socket.lwrite(id, "LOW")
+	socket.write(id, "HIGH")
+elseif case == "lwrite first" then
+	socket.lwrite(id, bulk)
+	socket.write(id, "HIGH")
+	socket.lwrite(id, "LOW")
+end
+skynet.error("WROTE")
+""")
+# what the client reads after the bulk, per case (the same on real skynet, below)
+LWRITE_TAILS = {"write first": b"LOWHIGH", "lwrite first": b"HIGHLOW"}
+
+
+def read_after_bulk(port: int, n: int) -> tuple[bool, bytes]:
+    """(whether the bulk came whole, the n bytes after it)."""
+    c = small_window_client(port)
+    data = recv_exact(c, BULK + n)
+    c.close()
+    return data[:BULK] == b"b" * BULK, data[BULK:]
+
+
+@pytest.mark.parametrize("way", WAYS)
+@pytest.mark.parametrize("case", LWRITE_TAILS)
+def test_lwrite_waits_only_for_writes_queued_before_it(tree, case, way, monkeypatch):
+    choose(way, monkeypatch)
+    tree.write({"service/main.lua": LWRITES})
+    tail = LWRITE_TAILS[case]
+    with NodeThread(tree, config=f'case = "{case}"\n') as n:
+        assert read_after_bulk(n.wait_port(), len(tail)) == (True, tail)
+        n.wait_log("WROTE")
+
+
+@pytest.mark.parametrize("case", LWRITE_TAILS)
+def test_lwrite_order_as_on_real_skynet(tree, real_skynet, case):
+    tree.write({"service/main.lua": LWRITES,
+                "real.config": f'start = "main"\nluaservice = "./service/?.lua"\nharbor = 0\n'
+                               f'case = "{case}"\n'})
+    tail = LWRITE_TAILS[case]
+    real = realskynet.RealNode(tree.root / "real.config", real_skynet, tree.root)
+    try:
+        port = int(real.wait_log("PORT ").split()[1])
+        assert read_after_bulk(port, len(tail)) == (True, tail)
+    finally:
+        real.stop()

@@ -174,7 +174,7 @@ class Sock:
     __slots__ = ("id", "owner", "sock", "state", "protocol", "wbuf", "wlow", "wb_size",
                  "warn_size", "closing", "reading", "mask", "read", "write", "rtime",
                  "wtime", "peer", "name", "accepted", "udp_peer", "family", "rsize",
-                 "wlock", "direct")
+                 "wlock", "direct", "at_once")
 
     def __init__(self, sid: int, owner: int, sock: socket.socket | None, state: str,
                  protocol: str = "TCP") -> None:
@@ -187,6 +187,10 @@ class Sock:
         #: when wbuf is empty. UDP entries are (data, address).
         self.wbuf: deque[Any] = deque()
         self.wlow: deque[Any] = deque()
+        #: wbuf's head is the rest of a write made at once, which no round has begun to
+        #: send: it goes first, but an lwrite does not count it as queued (skynet keeps
+        #: such a rest apart from its lists until its socket thread sends).
+        self.at_once = False
         self.wb_size = 0
         self.warn_size = 0
         #: Closed by its owner while writes were queued: it goes when they are sent.
@@ -402,16 +406,17 @@ class SocketServer:
                 if not data and not held:
                     return True
                 if data:
+                    now = False
                     if s.state == CONNECTED or s.state == HALFCLOSE_READ:
                         if not s.wbuf and not s.wlow:
                             n = self._write_now(s, data)
                             if n == len(data):
                                 return True
                             data = memoryview(data)[n:]  # type: ignore[assignment]
+                            now = not s.wbuf
                     elif s.state not in _WRITABLE:
                         return False
-                    (s.wlow if low else s.wbuf).append(data)
-                    s.wb_size += len(data)
+                    self._queue(s, data, low, now)
                 warn = self._check_warning(s)
             except OSError as e:
                 failed = e
@@ -420,6 +425,21 @@ class SocketServer:
             return True
         self._call(self._want_write, s, warn)
         return True
+
+    @staticmethod
+    def _queue(s: Sock, data: Any, low: bool, now: bool) -> None:
+        """With s.wlock held: queue data as skynet does. An lwrite waits behind every
+        write queued before it; one that finds nothing queued (the rest of a write made
+        at once does not count) is queued as a write, and so is the rest of any write
+        made at once, so that no later write passes its bytes. `now`: data is the rest
+        of a write made at once, with nothing queued."""
+        if low and (s.wlow or len(s.wbuf) > s.at_once):
+            s.wlow.append(data)
+        else:
+            if now and not low:
+                s.at_once = True
+            s.wbuf.append(data)
+        s.wb_size += len(data)
 
     def _write_now(self, s: Sock, data: bytes) -> int:
         """With s.wlock held, nothing queued and the socket writable: write what the
@@ -447,6 +467,7 @@ class SocketServer:
         rest = self.direct.take(s.id)  # type: ignore[union-attr]
         if rest:
             s.wbuf.appendleft(rest)
+            s.at_once = True
             s.wb_size += len(rest)
         return len(rest)
 
@@ -742,6 +763,7 @@ class SocketServer:
                 s.direct = False
             s.wbuf.clear()
             s.wlow.clear()
+            s.at_once = False
             s.wb_size = 0
             sock, s.sock = s.sock, None  # a writer holding the lock next sees it gone
         if sock is not None:
@@ -896,6 +918,7 @@ class SocketServer:
                 self.direct.shut(s.id)  # type: ignore[union-attr]
             s.wbuf.clear()
             s.wlow.clear()
+            s.at_once = False
             s.wb_size = 0
         try:
             s.sock.shutdown(socket.SHUT_WR)  # type: ignore[union-attr]
@@ -996,6 +1019,7 @@ class SocketServer:
         sock = s.sock
         failed: OSError | None = None
         with s.wlock:
+            s.at_once = False  # the round sends it now: it is queued like any write
             while True:
                 q = s.wbuf if s.wbuf else s.wlow
                 if not q:
