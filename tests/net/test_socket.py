@@ -13,6 +13,7 @@ from net_support import (
     NodeThread,
     accepting_service,
     connect,
+    free_port,
     open_sockets,
     recv_all,
     recv_exact,
@@ -403,12 +404,13 @@ end)
 
 
 def test_udp(tree):
-    tree.write({"service/main.lua": """
+    port = free_port()
+    tree.write({"service/main.lua": f"""
 local skynet = require "skynet"
 local socket = require "skynet.socket"
 skynet.start(function()
 	local server
-	server = socket.udp_listen("127.0.0.1", 0, function(data, from)
+	server = socket.udp_listen("127.0.0.1", {port}, function(data, from)
 		local ip, port = socket.udp_address(from)
 		skynet.error("SERVER", data, ip)
 		socket.sendto(server, from, "echo:" .. data)
@@ -421,12 +423,9 @@ skynet.start(function()
 	skynet.error("SERVERID " .. server)
 end)
 """})
-    # the udp port is read from the node's socket table
     with NodeThread(tree) as n:
-        sid = int(n.wait_log("SERVERID").split()[1])
+        n.wait_log("SERVERID")
         assert n.wait_log("LISTED") == "LISTED UDP"
-        udp = n.node.net.sockets[sid]
-        port = udp.sock.getsockname()[1]
         c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         c.settimeout(10)
         c.sendto(b"ping", ("127.0.0.1", port))
@@ -434,6 +433,59 @@ end)
         assert data == b"echo:ping"
         assert n.wait_log("SERVER ") == "SERVER ping 127.0.0.1"
         c.close()
+
+
+# What udp_listen refuses, and a name that does not resolve, on either node: the
+# outcome and the start of the error after its position.
+UDP_REFUSALS = """
+local skynet = require "skynet"
+local socket = require "skynet.socket"
+skynet.start(function()
+	local function try(...)
+		local ok, err = pcall(socket.udp_listen, ...)
+		skynet.error("LISTEN", ok, ok or (tostring(err):gsub("^[^:]*:%d+: ", "")))
+	end
+	try(nil, 39001, function() end)
+	try("127.0.0.1", 0, function() end)
+	local ok, id = pcall(socket.udp, function() end, "127.0.0.1", 0)
+	skynet.error("UDP ANY PORT", ok, math.type(id))
+	skynet.error("END")
+end)
+"""
+UDP_REFUSED = ["LISTEN false bad argument #1 to 'udp_listen' (string expected, got nil)",
+               "LISTEN false udp listen host failed", "UDP ANY PORT true integer"]
+
+
+def udp_refusals(lines: list[str]) -> list[str]:
+    return [ln.split(":")[0] if ln.startswith("LISTEN false udp") else ln
+            for ln in lines if ln.startswith(("LISTEN", "UDP"))]
+
+
+def test_udp_listen_refuses_what_skynet_refuses(tree):
+    tree.write({"service/main.lua": UDP_REFUSALS})
+    assert udp_refusals(tree.run()) == UDP_REFUSED
+
+
+def test_udp_listen_refusals_as_on_real_skynet(tree, real_skynet):
+    tree.write({"service/main.lua": UDP_REFUSALS,
+                "real.config": 'start = "main"\nluaservice = "./service/?.lua"\nharbor = 0\n'})
+    lines = realskynet.run(tree.root / "real.config", real_skynet, cwd=tree.root)
+    assert udp_refusals(lines) == UDP_REFUSED
+
+
+def test_a_name_that_does_not_resolve_is_named_in_the_error(tree):
+    tree.write({"service/main.lua": """
+local skynet = require "skynet"
+local socket = require "skynet.socket"
+skynet.start(function()
+	skynet.error("BAD", pcall(socket.udp_listen, "nosuchhost.invalid", 39002, function() end))
+	skynet.error("END")
+end)
+"""})
+    bad = next(ln for ln in tree.run() if ln.startswith("BAD "))
+    assert bad.startswith("BAD false ")
+    assert "udp address nosuchhost.invalid:39002: " in bad
+    assert "Unknown error" not in bad  # the resolver's own words, not errno's
 
 
 def test_udp_dial_between_services(tree):

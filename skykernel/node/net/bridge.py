@@ -83,7 +83,13 @@ def _udp(net: SocketServer, svc: LuaService, host: Any = None, port: Any = None)
 
 
 def _udp_listen(net: SocketServer, svc: LuaService, host: Any, port: Any = None) -> Any:
+    # skynet's udp_listen refuses what its socket.udp allows: no host, and port 0
+    if host is None:
+        raise NetError("bad argument #1 to 'udp_listen' (string expected, got nil)")
     h, p = _host_port(host, port)
+    if p == 0:
+        raise NetError("udp listen host failed: port 0 (udp_listen needs a port of its "
+                       "own, as in skynet; socket.udp takes any free one)")
     return net.udp_open(svc.handle, h, p)
 
 

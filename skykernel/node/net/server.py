@@ -219,6 +219,11 @@ class Sock:
 
 
 def _strerror(e: BaseException) -> str:
+    """The system's words for an error, as skynet's strerror / gai_strerror give them
+    (a name lookup's error numbers are not errno's: its own text is the one to use)."""
+    text = getattr(e, "strerror", None)
+    if text:
+        return text
     code = getattr(e, "errno", None)
     if code:
         return os.strerror(code)
