@@ -74,22 +74,23 @@ AGENT = """
 local skynet = require "skynet"
 local socket = require "skynet.socket"
 local netpack = require "skynet.netpack"
-local fd
+local fd, gate
 skynet.register_protocol {
 	name = "client",
 	id = skynet.PTYPE_CLIENT,
 	unpack = skynet.tostring,
 	dispatch = function(session, source, msg)
 		skynet.ignoreret()
-		assert(session == fd and source == 0)
+		-- forwarded with no client address: from the gate itself, as in skynet
+		assert(session == fd and source == gate)
 		socket.write(fd, netpack.pack("echo:" .. msg))
 	end,
 }
 skynet.start(function()
 	skynet.dispatch("lua", function(_, _, cmd, conf)
 		if cmd == "start" then
-			fd = conf.client
-			skynet.call(conf.gate, "lua", "forward", fd)
+			fd, gate = conf.client, conf.gate
+			skynet.call(gate, "lua", "forward", fd)
 			skynet.ret()
 		elseif cmd == "disconnect" then
 			skynet.error("AGENT EXIT", fd)

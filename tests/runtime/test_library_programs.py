@@ -241,6 +241,8 @@ skynet.start(function()
     skynet.send(listener, "lua", "first")
     skynet.error("redirect returns", skynet.redirect(listener, other, "lua", 7,
         skynet.pack("redirected")))
+    -- from 0: from the sender itself (how a gate's client packets reach an agent)
+    skynet.redirect(listener, 0, "lua", 8, skynet.pack("from zero"))
     skynet.send(listener, "lua", "last")
     skynet.sleep(10)
     skynet.error("END")
@@ -250,7 +252,8 @@ end)
 
 REDIRECT_LINES = [
     "redirect returns 7", "listener first session 0 from main",
-    "listener redirected session 7 from other", "listener last session 0 from main"]
+    "listener redirected session 7 from other", "listener from zero session 8 from main",
+    "listener last session 0 from main"]
 
 
 def test_redirect_as_on_skynet(tree: Tree, real_skynet: str) -> None:

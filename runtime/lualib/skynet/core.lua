@@ -124,12 +124,16 @@ end
 
 -- skynet.redirect: a message sent in another's name. It waits in the outbox like a send,
 -- in order with the rest; its frame has the destination negated and the source above
--- the 8 bits of the type.
+-- the 8 bits of the type. Source 0 is the sender itself, as in skynet's skynet_send (a
+-- gate forwarding a client's packet with no client address is the agent's source).
 function core.redirect(dest, source, ptype, session, msg)
 	local d, s = math_tointeger(dest), math_tointeger(source)
 	if not (d and s) then
 		error(string_format("skynet.redirect: bad address %s (from %s)", tostring(dest),
 			tostring(source)), 3)
+	end
+	if s == 0 then
+		s = handle
 	end
 	push(-d, s * 256 + ptype, session, msg)
 end
