@@ -510,6 +510,11 @@ skynet.start(function()
 		local c = socket.udp(function() end)
 		socket.udp_connect(c, "127.0.0.1", port)
 		socket.write(c, "two")
+		local peers = {}
+		for _, row in ipairs(socket.netstat()) do
+			if row.id == b or row.id == c then peers[#peers + 1] = row.peer end
+		end
+		skynet.error("PEERS", table.concat(peers, " "))
 		skynet.ret()
 	end)
 end)
@@ -520,6 +525,8 @@ end)
         (main,) = [s.handle for s in n.node.services() if s.name == "main"]
         n.call(main, port)
         assert n.wait_log("GOT") == "GOT one,two"
+        # a udp socket's default peer is listed, as skynet lists it
+        assert n.wait_log("PEERS") == f"PEERS 127.0.0.1:{port} 127.0.0.1:{port}"
 
 
 def test_netstat_in_the_console_lists_real_sockets(tree):

@@ -507,7 +507,7 @@ class SocketServer:
             sock.close()
             raise NetError(f"udp error: {_strerror(e)}") from None
         s.family = family
-        s.udp_peer = peer
+        self._set_udp_peer(s, peer)
         s.reading = True
         self._call(self._update, s)
         return s.id
@@ -521,7 +521,15 @@ class SocketServer:
             s.sock.connect(peer)  # type: ignore[union-attr]
         except OSError as e:
             raise NetError(f"udp_connect: {_strerror(e)}") from None
+        self._set_udp_peer(s, peer)
+
+    @staticmethod
+    def _set_udp_peer(s: Sock, peer: Any) -> None:
+        """A udp socket's default peer, which netstat lists as skynet does."""
         s.udp_peer = peer
+        if peer is not None:
+            ip, port = _addr_text(peer)
+            s.peer = f"{ip}:{port}"
 
     def udp_send(self, sid: int, address: bytes | None, data: bytes) -> bool:
         s = self.sockets.get(sid)
