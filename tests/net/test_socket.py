@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import struct
 import time
+from collections.abc import Callable
 
 import pytest
 import realskynet
@@ -639,9 +640,12 @@ skynet.error("WROTE")
 LWRITE_TAILS = {"write first": b"LOWHIGH", "lwrite first": b"HIGHLOW"}
 
 
-def read_after_bulk(port: int, n: int) -> tuple[bool, bytes]:
-    """(whether the bulk came whole, the n bytes after it)."""
+def read_after_bulk(port: int, n: int, wrote: Callable[[str], object]) -> tuple[bool, bytes]:
+    """(whether the bulk came whole, the n bytes after it). The client reads only once
+    the service has logged WROTE, so no round can begin to send the bulk's rest between
+    its writes (where the order would depend on timing, on skynet as here)."""
     c = small_window_client(port)
+    wrote("WROTE")
     data = recv_exact(c, BULK + n)
     c.close()
     return data[:BULK] == b"b" * BULK, data[BULK:]
@@ -654,8 +658,7 @@ def test_lwrite_waits_only_for_writes_queued_before_it(tree, case, way, monkeypa
     tree.write({"service/main.lua": LWRITES})
     tail = LWRITE_TAILS[case]
     with NodeThread(tree, config=f'case = "{case}"\n') as n:
-        assert read_after_bulk(n.wait_port(), len(tail)) == (True, tail)
-        n.wait_log("WROTE")
+        assert read_after_bulk(n.wait_port(), len(tail), n.wait_log) == (True, tail)
 
 
 @pytest.mark.parametrize("case", LWRITE_TAILS)
@@ -667,6 +670,6 @@ def test_lwrite_order_as_on_real_skynet(tree, real_skynet, case):
     real = realskynet.RealNode(tree.root / "real.config", real_skynet, tree.root)
     try:
         port = int(real.wait_log("PORT ").split()[1])
-        assert read_after_bulk(port, len(tail)) == (True, tail)
+        assert read_after_bulk(port, len(tail), real.wait_log) == (True, tail)
     finally:
         real.stop()
