@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup lab test bench fuzz clean chromium
+.PHONY: setup lab test bench fuzz against-skynet clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -54,6 +54,14 @@ bench: setup
 # The property tests of `make test` with many more, random examples (minutes, not seconds).
 fuzz: setup
 	$(BIN)/python bench/fuzz.py
+
+# Every Lua program the tests run with tree.run(), run again on real skynet master; where
+# the two logs differ goes to against-skynet.txt (tests/against_skynet.py). A report to
+# read, not a test: its tests pass or fail as in `make test`.
+against-skynet: setup
+	$(BIN)/python -m pytest -q -p no:cacheprovider -p against_skynet \
+		tests/runtime tests/node tests/net
+	@echo "report: against-skynet.txt"
 
 clean:
 	rm -rf $(VENV) build dist tests/artifacts

@@ -1,0 +1,77 @@
+"""A pytest plugin for finding where the node and real skynet part ways (`make against-skynet`,
+or `pytest -p against_skynet ...`): every Lua program a test runs with `tree.run()` runs
+again, unchanged, on real skynet master, and where the two logs differ goes to a report.
+
+It asserts nothing and is not part of `make test`. Most of what it reports is known
+(docs/differences.md: error texts that say more, lazy loading, the loopback default) or
+is the program's own (a pointer where the node has a string); what is left is behaviour
+nobody has compared yet. That is how `lwrite`'s order and `redirect` from 0 were found.
+
+The report is `$SKYKERNEL_AGAINST_REPORT`, else `against-skynet.txt` at the top of the
+checkout. Paths and line numbers are left out of the comparison, which would otherwise
+differ on every traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = "master"
+# a file's position in a message: "/any/path/skynet.lua:123:" -> "skynet.lua:"
+_POSITION = re.compile(r"(?:[^\s:'\"(]*/)?([\w.-]+\.lua):\d+:")
+
+
+def report_path() -> Path:
+    return Path(os.environ.get("SKYKERNEL_AGAINST_REPORT") or ROOT / "against-skynet.txt")
+
+
+def comparable(lines: list[str], until: str | None) -> list[str]:
+    """The lines up to the end marker (each side logs its own shutdown after it), with
+    the positions of files left out."""
+    if until is not None and until in lines:
+        lines = lines[:lines.index(until) + 1]
+    return [_POSITION.sub(r"\1:", ln) for ln in lines]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    report_path().write_text("")
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
+                                  items: list[pytest.Item]) -> None:
+    # conftest is the module pytest loaded (tests import it by that name)
+    import realskynet
+
+    conftest = sys.modules["conftest"]
+    if BUILD not in realskynet.builds():
+        with report_path().open("a") as f:
+            f.write(realskynet.missing_message() + "\n")
+        return
+    ours = conftest.Tree.run
+
+    def run(self: Any, start: str = "main", config: str = "", timeout: float = 30,
+            until: str | None = "END", **kwargs: Any) -> list[str]:
+        lines = ours(self, start, config, timeout, until, **kwargs)
+        cfg = self.root / "against-skynet.config"
+        cfg.write_text(conftest.DEFAULT_CONFIG + f'start = "{start}"\n' + config)
+        try:
+            real = realskynet.run(cfg, BUILD, until=until or "END", timeout=timeout,
+                                  cwd=self.root)
+        except TimeoutError as e:
+            real = str(e).splitlines()
+        diff = list(difflib.unified_diff(comparable(lines, until), comparable(real, until),
+                                         "skykernel", f"skynet {BUILD}", lineterm="", n=1))
+        with report_path().open("a") as f:
+            f.write(f"===== {os.environ.get('PYTEST_CURRENT_TEST', '?')}\n")
+            f.write("\n".join(diff) + "\n" if diff else "the same\n")
+        return lines
+
+    conftest.Tree.run = run
