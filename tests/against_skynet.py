@@ -9,7 +9,9 @@ nobody has compared yet. That is how `lwrite`'s order and `redirect` from 0 were
 
 The report is `$SKYKERNEL_AGAINST_REPORT`, else `against-skynet.txt` at the top of the
 checkout. Paths and line numbers are left out of the comparison, which would otherwise
-differ on every traceback.
+differ on every traceback. Real skynet never exits by itself: a program that ends by
+exiting rather than by logging END waits out its timeout there, and the report shows the
+timeout with the log so far.
 """
 
 from __future__ import annotations
