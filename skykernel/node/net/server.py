@@ -217,6 +217,14 @@ class Sock:
         #: Attached to the server's DirectWrite: services' writes may go from C.
         self.direct = False
 
+    def drop_writes(self) -> None:
+        """Forget every queued write (with the write lock held): the socket is closing
+        or can no longer be written."""
+        self.wbuf.clear()
+        self.wlow.clear()
+        self.at_once = False
+        self.wb_size = 0
+
 
 def _strerror(e: BaseException) -> str:
     """The system's words for an error, as skynet's strerror / gai_strerror give them
@@ -774,10 +782,7 @@ class SocketServer:
             if s.direct:  # before the descriptor closes and its number is reused
                 self.direct.detach(s.id)  # type: ignore[union-attr]
                 s.direct = False
-            s.wbuf.clear()
-            s.wlow.clear()
-            s.at_once = False
-            s.wb_size = 0
+            s.drop_writes()
             sock, s.sock = s.sock, None  # a writer holding the lock next sees it gone
         if sock is not None:
             if s.mask:
@@ -929,10 +934,7 @@ class SocketServer:
             s.state = HALFCLOSE_WRITE
             if s.direct:
                 self.direct.shut(s.id)  # type: ignore[union-attr]
-            s.wbuf.clear()
-            s.wlow.clear()
-            s.at_once = False
-            s.wb_size = 0
+            s.drop_writes()
         try:
             s.sock.shutdown(socket.SHUT_WR)  # type: ignore[union-attr]
         except OSError:
