@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -32,8 +31,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = "master"
-# a file's position in a message: "/any/path/skynet.lua:123:" -> "skynet.lua:"
-_POSITION = re.compile(r"(?:[^\s:'\"(]*/)?([\w.-]+\.lua):\d+:")
 
 
 def report_path() -> Path:
@@ -45,7 +42,9 @@ def comparable(lines: list[str], until: str | None) -> list[str]:
     the positions of files left out."""
     if until is not None and until in lines:
         lines = lines[:lines.index(until) + 1]
-    return [_POSITION.sub(r"\1:", ln) for ln in lines]
+    import realskynet
+
+    return [realskynet.without_positions(ln) for ln in lines]
 
 
 # The programs the running test has run on the node, each with a copy of its tree as it

@@ -101,6 +101,16 @@ def run(config: Path, build: str = "master", *, until: str = "END", timeout: flo
         reader.join(5)
 
 
+# "file.lua:12: " prefixes in messages and tracebacks: skynet's paths and ours differ
+_POSITION = re.compile(r"(?:\.\.\.)?[\w./\-]*\.lua:\d+: ")
+
+
+def without_positions(text: str) -> str:
+    """text with its "path/file.lua:12: " prefixes left out, for comparing a log of
+    real skynet's with skykernel's."""
+    return _POSITION.sub("", text)
+
+
 def log_text(line: str) -> str:
     """`[:00000008] hello` -> `hello`; other lines (tracebacks) as they are."""
     m = _LINE.match(line)

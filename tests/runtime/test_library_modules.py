@@ -17,8 +17,7 @@ from conftest import Tree
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# "file.lua:12: " prefixes (skynet's paths and ours differ), pointers and ns timestamps
-_POSITION = re.compile(r"(?:\.\.\.)?[\w./\-]*\.lua:\d+: ")
+# pointers (positions: realskynet.without_positions)
 _POINTER = re.compile(r"0x[0-9a-fA-F]+")
 _NOISE = ("LAUNCH ", "KILL ", "lua call [", "stack traceback", "\t", "init service failed",
           "Maybe forgot response")
@@ -35,7 +34,7 @@ def normalize(lines: list[str]) -> list[str]:
         ln = ln.replace("\x1b[31m", "").replace("\x1b[0m", "")
         if ln.startswith(_NOISE) or not ln.strip():
             continue
-        out.append(_POINTER.sub("0x?", _POSITION.sub("", ln)))
+        out.append(_POINTER.sub("0x?", realskynet.without_positions(ln)))
     return out
 
 
