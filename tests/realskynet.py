@@ -53,6 +53,15 @@ def missing_message() -> str:
     return f"real skynet is not here: looked at {where_looked()}"
 
 
+def write_config(root: Path, extra: str = "", start: str = "main") -> Path:
+    """`root/config.real`: services from root's service/, `start` booted, no harbor, then
+    `extra` (more config lines); its path, for start and run."""
+    config = root / "config.real"
+    config.write_text(f'luaservice = "./service/?.lua"\nstart = "{start}"\nharbor = 0\n'
+                      + extra)
+    return config
+
+
 def start(config: Path, build: str = "master", cwd: Path | None = None) -> subprocess.Popen[str]:
     """Start real skynet on `config` (paths in it relative to cwd); log on stdout."""
     root = skynet_dir()

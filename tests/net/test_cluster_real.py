@@ -42,14 +42,14 @@ def test_skykernel_and_real_skynet_call_each_other(tree, real_skynet):
         "service/realmain.lua": REAL_MAIN,
         "clustername.lua": "".join(f'{k} = "127.0.0.1:{p}"\n' for k, p in ports.items())
         + "__nowaiting = true\n",
-        "real.config": 'start = "realmain real skk"\nluaservice = "./service/?.lua"\n'
-                       'harbor = 0\ncluster = "clustername.lua"\nnode = "real"\n',
     })
+    config = realskynet.write_config(tree.root, 'cluster = "clustername.lua"\nnode = "real"\n',
+                                     start="realmain real skk")
     ours = NodeThread(tree, start="main skk real",
                       config='cluster = "clustername.lua"\nnode = "skk"\n')
     with ours:
         ours.wait_log("READY skk")
-        real = realskynet.RealNode(tree.root / "real.config", real_skynet, tree.root)
+        real = realskynet.RealNode(config, real_skynet, tree.root)
         try:
             # real skynet calls us
             r = real.results("DONE real")

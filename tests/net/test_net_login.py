@@ -228,9 +228,7 @@ def test_login_and_message_server(tree):
 def test_our_client_against_real_skynet_servers(tree, real_skynet):
     lp, gp = free_port(), free_port()
     env = write_services(tree, lp, gp)
-    (tree.root / "real.config").write_text(
-        'start = "main"\nluaservice = "./service/?.lua"\nharbor = 0\n' + env)
-    proc = realskynet.start(tree.root / "real.config", real_skynet, tree.root)
+    proc = realskynet.start(realskynet.write_config(tree.root, env), real_skynet, tree.root)
     try:
         for line in proc.stdout:  # type: ignore[union-attr]
             if "SERVERS UP" in line:
@@ -248,10 +246,8 @@ def test_our_client_against_real_skynet_servers(tree, real_skynet):
 def test_real_skynet_client_against_our_servers(tree, real_skynet):
     lp, gp = free_port(), free_port()
     env = write_services(tree, lp, gp)
-    (tree.root / "real.config").write_text(
-        f'start = "client {lp} {gp}"\nluaservice = "./service/?.lua"\nharbor = 0\n')
+    config = realskynet.write_config(tree.root, start=f"client {lp} {gp}")
     with NodeThread(tree, config=env) as n:
         n.wait_log("SERVERS UP")
-        lines = realskynet.run(tree.root / "real.config", real_skynet, until="CLIENT DONE",
-                               cwd=tree.root)
+        lines = realskynet.run(config, real_skynet, until="CLIENT DONE", cwd=tree.root)
         assert client_lines(lines) == CLIENT_EXPECTED

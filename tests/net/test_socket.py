@@ -468,9 +468,8 @@ def test_udp_listen_refuses_what_skynet_refuses(tree):
 
 
 def test_udp_listen_refusals_as_on_real_skynet(tree, real_skynet):
-    tree.write({"service/main.lua": UDP_REFUSALS,
-                "real.config": 'start = "main"\nluaservice = "./service/?.lua"\nharbor = 0\n'})
-    lines = realskynet.run(tree.root / "real.config", real_skynet, cwd=tree.root)
+    tree.write({"service/main.lua": UDP_REFUSALS})
+    lines = realskynet.run(realskynet.write_config(tree.root), real_skynet, cwd=tree.root)
     assert udp_refusals(lines) == UDP_REFUSED
 
 
@@ -663,11 +662,10 @@ def test_lwrite_waits_only_for_writes_queued_before_it(tree, case, way, monkeypa
 
 @pytest.mark.parametrize("case", LWRITE_TAILS)
 def test_lwrite_order_as_on_real_skynet(tree, real_skynet, case):
-    tree.write({"service/main.lua": LWRITES,
-                "real.config": f'start = "main"\nluaservice = "./service/?.lua"\nharbor = 0\n'
-                               f'case = "{case}"\n'})
+    tree.write({"service/main.lua": LWRITES})
+    config = realskynet.write_config(tree.root, f'case = "{case}"\n')
     tail = LWRITE_TAILS[case]
-    real = realskynet.RealNode(tree.root / "real.config", real_skynet, tree.root)
+    real = realskynet.RealNode(config, real_skynet, tree.root)
     try:
         port = int(real.wait_log("PORT ").split()[1])
         assert read_after_bulk(port, len(tail), real.wait_log) == (True, tail)

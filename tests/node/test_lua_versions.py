@@ -332,8 +332,7 @@ def test_the_language_is_the_builds(tree: Tree, build: str, lua: str) -> None:
     if build not in realskynet.builds():
         pytest.skip(realskynet.missing_message() + f" (build {build})")
     tree.write({"service/main.lua": LANGUAGE})
-    config = tree.root / "config.real"
-    config.write_text('luaservice = "./service/?.lua"\nstart = "main"\nharbor = 0\n')
+    config = realskynet.write_config(tree.root)
     real = realskynet.run(config, build, cwd=tree.root)
     ours = tree.run(config=f'lua = "{lua}"\n')
 

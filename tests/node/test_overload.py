@@ -59,9 +59,7 @@ def test_a_growing_queue_is_reported_as_skynet_reports_it(tree: Tree) -> None:
 
 def test_the_same_lines_as_real_skynet(tree: Tree, real_skynet: str) -> None:
     tree.write({"service/main.lua": MAIN, "service/sink.lua": SINK})
-    config = tree.root / "config.real"
-    config.write_text('luaservice = "./service/?.lua"\nstart = "main"\nharbor = 0\n'
-                      'thread = 2\n')
+    config = realskynet.write_config(tree.root, "thread = 2\n")
     real = _overloads(realskynet.run(config, real_skynet, cwd=tree.root))
     lua = "5.5" if real_skynet == "master" else "5.4"
     ours = _overloads(tree.run(config=f'thread = 2\nlua = "{lua}"\n'))

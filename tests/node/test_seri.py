@@ -505,8 +505,7 @@ def test_depth_limit_matches_real_skynet(lua: LuaRuntime, tree, real_skynet: str
     import realskynet
 
     tree.write({"service/main.lua": DEPTH_PROGRAM})
-    config = tree.root / "config.real"
-    config.write_text('luaservice = "./service/?.lua"\nstart = "main"\nharbor = 0\n')
+    config = realskynet.write_config(tree.root)
     real = dict(ln.split(" ", 1) for ln in realskynet.run(config, real_skynet, cwd=tree.root)
                 if ln.startswith(("pack", "unpack")))
     assert real["pack32"] == lpack(lua, nested_expr(32)).hex()

@@ -386,8 +386,7 @@ def run_on_skykernel(tree: Tree) -> list[str]:
 
 def test_same_lines_as_real_skynet(tree: Tree, real_skynet: str) -> None:
     tree.write({"service/main.lua": PROGRAM})
-    config = tree.root / "config.real"
-    config.write_text('luaservice = "./service/?.lua"\nstart = "main"\nharbor = 0\n')
+    config = realskynet.write_config(tree.root)
     real = realskynet.run(config, real_skynet, cwd=tree.root)
     assert "END" in real, "\n".join(real)
     ours = run_on_skykernel(tree)

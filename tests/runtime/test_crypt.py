@@ -534,8 +534,7 @@ def between(lines: list[str]) -> list[str]:
 
 def test_same_output_as_real_skynet(tree: Tree, real_skynet: str) -> None:
     tree.write({"service/main.lua": PROGRAM})
-    config = tree.root / "config.real"
-    config.write_text('luaservice = "./service/?.lua"\nstart = "main"\nharbor = 0\n')
+    config = realskynet.write_config(tree.root)
     real = between(realskynet.run(config, real_skynet, cwd=tree.root, timeout=120))
     ours = between(tree.run(timeout=120))
     assert len(real) > 1000

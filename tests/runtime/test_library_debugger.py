@@ -113,8 +113,7 @@ async def drive(port: int, quiet: float) -> tuple[str, bytes]:
 def test_debugger_session_as_on_skynet(tree: Tree, real_skynet: str) -> None:
     port = free_port()
     tree.write({"service/target.lua": TARGET, "service/main.lua": MAIN % port})
-    config = tree.root / "config.real"
-    config.write_text('luaservice = "./service/?.lua"\nstart = "main"\nharbor = 0\n')
+    config = realskynet.write_config(tree.root)
     proc = realskynet.start(config, real_skynet, cwd=tree.root)
     try:
         time.sleep(0.5)

@@ -48,9 +48,7 @@ def by_tag(lines: list[str]) -> dict[str, list[str]]:
 
 
 def run_real(tree: Tree, build: str, timeout: float = 60) -> list[str]:
-    config = tree.root / "config.real"
-    config.write_text('luaservice = "./service/?.lua"\nlua_path = "./lualib/?.lua"\n'
-                      'start = "main"\nharbor = 0\n')
+    config = realskynet.write_config(tree.root, 'lua_path = "./lualib/?.lua"\n')
     return realskynet.run(config, build, cwd=tree.root, timeout=timeout)
 
 

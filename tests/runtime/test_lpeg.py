@@ -764,8 +764,7 @@ def test_cases_on_skykernel(tree: Tree) -> None:
 
 def test_same_lines_as_real_skynet(tree: Tree, real_skynet: str) -> None:
     tree.write({"service/main.lua": SERVICE, "service/lpeg_cases.lua": CASES})
-    config = tree.root / "config.real"
-    config.write_text('luaservice = "./service/?.lua"\nstart = "main"\nharbor = 0\n')
+    config = realskynet.write_config(tree.root)
     real = between(realskynet.run(config, real_skynet, cwd=tree.root, timeout=120))
     ours = between(tree.run(timeout=120))
     check_cases(real)

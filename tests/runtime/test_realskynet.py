@@ -20,8 +20,7 @@ end)
 
 def test_a_program_logs_the_same_on_both(tree: Tree, real_skynet: str) -> None:
     tree.write({"service/main.lua": PROGRAM})
-    config = tree.root / "config.real"
-    config.write_text('luaservice = "./service/?.lua"\nstart = "main"\nharbor = 0\n')
+    config = realskynet.write_config(tree.root)
     real = realskynet.run(config, real_skynet, cwd=tree.root)
     ours = tree.run()
     pick = ("self", "call to self", "pack", "END")

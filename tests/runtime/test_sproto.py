@@ -66,10 +66,6 @@ end
 return M
 """
 
-REAL_CONFIG = ('luaservice = "./service/?.lua"\nlua_path = "./lualib/?.lua"\n'
-               'start = "main"\nharbor = 0\n')
-
-
 def program_lines(lines: list[str]) -> list[str]:
     """The lines the program itself logged (they start with "T ")."""
     return [ln for ln in lines if ln.startswith("T ")]
@@ -78,8 +74,7 @@ def program_lines(lines: list[str]) -> list[str]:
 def run_both(tree: Tree, build: str, files: dict[str, str]) -> tuple[list[str], list[str]]:
     """Run the program on real skynet (`build`) and on skykernel; both programs' lines."""
     tree.write({"lualib/t.lua": COMMON, **files})
-    config = tree.root / "config.real"
-    config.write_text(REAL_CONFIG)
+    config = realskynet.write_config(tree.root, 'lua_path = "./lualib/?.lua"\n')
     real = program_lines(realskynet.run(config, build, cwd=tree.root, timeout=60))
     ours = program_lines(tree.run(timeout=60))
     assert real, "real skynet printed nothing from the program"
